@@ -1,0 +1,58 @@
+"""The project's default model: a small convolutional embedding with a cosine head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from siamese.models.base import SiameseNet
+from siamese.transforms import PreprocessConfig
+
+
+def _conv_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
+    """A four-block ConvNet (Vinyals et al. 2016; Snell et al. 2017) with a calibrated cosine head.
+
+    Each block (``widths`` gives their channels) is 3x3 conv -> batch norm -> ReLU -> 2x2 max-pool. The image's embedding is the
+    flattened last block projected to ``embedding_dim`` and L2-normalised. The head maps cosine
+    similarity to P(same) = sigmoid(scale * cos + bias), so identical images get the highest
+    score the model can give, and ``scale`` / ``bias`` are learned (and can be recalibrated).
+
+    Inputs are ink images cropped to their bounding box (``fit_to_box``), so position and size on
+    the page do not matter.
+    """
+
+    architecture = "compact"
+
+    def __init__(
+        self,
+        input_size: int = 56,
+        channels: int = 1,
+        widths: tuple[int, ...] = (32, 64, 64, 64),
+        embedding_dim: int = 128,
+        fit_to_box: bool = True,
+    ) -> None:
+        super().__init__()
+        self.preprocess_config = PreprocessConfig(
+            size=input_size, channels=channels, kind="ink" if channels == 1 else "photo", fit_to_box=fit_to_box and channels == 1
+        )
+        widths = [channels, *widths]
+        self.blocks = nn.Sequential(*[_conv_block(cin, cout) for cin, cout in zip(widths, widths[1:])])
+        with torch.no_grad():
+            flat = self.blocks(torch.zeros(1, channels, input_size, input_size)).numel()
+        self.project = nn.Linear(flat, embedding_dim)
+        self.scale = nn.Parameter(torch.tensor(10.0))
+        self.bias = nn.Parameter(torch.tensor(-5.0))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.project(self.blocks(x).flatten(1)), dim=1)
+
+    def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.scale * (a * b).sum(dim=1) + self.bias
+
+    def pair_logit_matrix(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.scale * (a @ b.T) + self.bias

@@ -1,0 +1,242 @@
+"""One preprocessing path from any image to the model's input, and Koch's affine augmentation.
+
+Training, evaluation and the app all call :func:`preprocess`, so a drawing in the browser and a
+scanned Omniglot character reach the network through exactly the same code.
+
+Conventions of the model input (``kind="ink"``, used for characters and digits):
+a float tensor ``[1, H, W]`` in ``[0, 1]`` where 1 is ink and 0 is background, whatever the
+polarity of the source (ink on light paper or light strokes on a dark screen). Transparent pixels
+are background. For ``kind="photo"`` (faces, the user's photos) intensities are kept as they are,
+in ``[0, 1]``, grey or RGB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+# Images larger than this (in pixels) are shrunk with a cheap box reduction before anything else,
+# so a 20,000 x 20,000 upload costs about as much as a 2,000 x 2,000 one.
+_MAX_WORKING_SIDE = 2048
+
+
+class ImageInputError(ValueError):
+    """An input that cannot be turned into a model input; the message is meant for users."""
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a model wants its input; stored in each checkpoint's ``config.json``."""
+
+    size: int = 105
+    channels: int = 1
+    kind: str = "ink"  # "ink" (characters: polarity-normalised) or "photo" (kept as is)
+    fit_to_box: bool = False  # crop to the ink's bounding box and centre it (position and scale)
+    margin: float = 0.1  # blank border left around the ink when ``fit_to_box`` is on
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("ink", "photo"):
+            raise ValueError(f"kind must be 'ink' or 'photo', got {self.kind!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.kind == "ink" and self.channels != 1:
+            raise ValueError("ink images have one channel")
+        if self.size < 8:
+            raise ValueError(f"size must be at least 8, got {self.size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def preprocess(image: Image.Image | np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> torch.Tensor:
+    """Map any PIL image or array to the model's input tensor ``[C, size, size]``."""
+    pil = _as_pil(image)
+    if pil.width < 1 or pil.height < 1:
+        raise ImageInputError("The image is empty (0 pixels).")
+    pil = _shrink_if_huge(pil)
+    if config.kind == "photo":
+        array = _photo_array(pil, config.channels)
+    else:
+        array = _ink_array(pil)[None]
+    tensor = torch.from_numpy(array)
+    if config.kind == "ink" and config.fit_to_box:
+        tensor = _fit_to_box(tensor, config.margin)
+    return _resize(tensor, config.size)
+
+
+def preprocess_batch(images: Sequence[Image.Image | np.ndarray], config: PreprocessConfig) -> torch.Tensor:
+    """Stack :func:`preprocess` over a list into ``[N, C, size, size]``."""
+    if len(images) == 0:
+        raise ImageInputError("No images were given.")
+    return torch.stack([preprocess(image, config) for image in images])
+
+
+def has_ink(image: torch.Tensor, threshold: float = 0.05) -> bool:
+    """True when a preprocessed ink image holds any stroke; blank drawings are False."""
+    return bool((image > threshold).any())
+
+
+# --- input forms -----------------------------------------------------------------------------
+
+
+def _as_pil(image: Image.Image | np.ndarray) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if not isinstance(image, np.ndarray):
+        raise ImageInputError(f"Expected a PIL image or a numpy array, got {type(image).__name__}.")
+    array = image
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+        array = np.moveaxis(array, 0, -1)  # CHW -> HWC
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ImageInputError(f"Expected an H x W, H x W x 3 or H x W x 4 array, got shape {array.shape}.")
+    if array.size == 0:
+        raise ImageInputError("The image is empty (0 pixels).")
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageInputError("The image contains NaN or infinite values.")
+        high = 1.0 if array.max() <= 1.0 else 255.0
+        array = np.clip(array / high * 255.0, 0, 255).round().astype(np.uint8)
+    elif array.dtype != np.uint8:
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    mode = {2: "L", 3: "RGB", 4: "RGBA"}[array.ndim if array.ndim == 2 else array.shape[-1]]
+    return Image.fromarray(np.ascontiguousarray(array), mode=mode)
+
+
+def _shrink_if_huge(pil: Image.Image) -> Image.Image:
+    factor = math.ceil(max(pil.size) / _MAX_WORKING_SIDE)
+    if factor <= 1:
+        return pil
+    if pil.mode not in ("L", "RGB", "RGBA", "LA", "F", "I"):
+        pil = pil.convert("RGBA" if _has_alpha(pil) else "RGB" if pil.mode in ("P", "CMYK", "YCbCr") else "L")
+    return pil.reduce(factor)
+
+
+def _has_alpha(pil: Image.Image) -> bool:
+    return pil.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (pil.mode == "P" and "transparency" in pil.info)
+
+
+def _gray_and_alpha(pil: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Luminance and opacity, both float32 in [0, 1]."""
+    if pil.mode.startswith("I") or pil.mode == "F":
+        gray = np.asarray(pil, dtype=np.float32)
+        high = 65535.0 if gray.max() > 255 else 255.0
+        return np.clip(gray / high, 0, 1), np.ones_like(gray)
+    if _has_alpha(pil):
+        rgba = np.asarray(pil.convert("RGBA"), dtype=np.float32) / 255.0
+        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return gray, rgba[..., 3]
+    gray = np.asarray(pil.convert("L"), dtype=np.float32) / 255.0
+    return gray, np.ones_like(gray)
+
+
+def _ink_array(pil: Image.Image) -> np.ndarray:
+    """Ink intensity in [0, 1] (1 = stroke), independent of polarity; transparent = background."""
+    gray, alpha = _gray_and_alpha(pil)
+    opaque = alpha > 0.5
+    if not opaque.all():
+        # Paint transparent pixels with the background colour: the opaque border's colour when the
+        # border is visible, else the opposite of the strokes (a layer of strokes on nothing).
+        border = _border(opaque)
+        if border.any():
+            background = float(np.median(gray[border]))
+        else:
+            background = 1.0 if (not opaque.any() or gray[opaque].mean() < 0.5) else 0.0
+        gray = gray * alpha + background * (1.0 - alpha)
+    background = float(np.median(_border_values(gray)))
+    ink = 1.0 - gray if background >= 0.5 else gray
+    low = float(np.median(ink))  # the background's level after polarity flip
+    ink = np.clip((ink - low) / max(1.0 - low, 1e-6), 0.0, 1.0)
+    return ink.astype(np.float32)
+
+
+def _border(mask: np.ndarray) -> np.ndarray:
+    edge = np.zeros_like(mask, dtype=bool)
+    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = True
+    return edge & mask
+
+
+def _border_values(gray: np.ndarray) -> np.ndarray:
+    return np.concatenate([gray[0, :], gray[-1, :], gray[:, 0], gray[:, -1]])
+
+
+def _photo_array(pil: Image.Image, channels: int) -> np.ndarray:
+    if pil.mode.startswith("I") or pil.mode == "F":
+        gray, _ = _gray_and_alpha(pil)
+        pil = Image.fromarray((gray * 255).round().astype(np.uint8), mode="L")
+    if _has_alpha(pil):  # transparent = white background for photos
+        rgba = pil.convert("RGBA")
+        backdrop = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        pil = Image.alpha_composite(backdrop, rgba)
+    array = np.asarray(pil.convert("RGB" if channels == 3 else "L"), dtype=np.float32) / 255.0
+    return array.transpose(2, 0, 1) if channels == 3 else array[None]
+
+
+# --- geometry --------------------------------------------------------------------------------
+
+
+def _fit_to_box(ink: torch.Tensor, margin: float) -> torch.Tensor:
+    """Crop to the ink's bounding box and pad to a centred square with a blank margin."""
+    rows = torch.nonzero(ink[0].amax(dim=1) > 0.05).flatten()
+    cols = torch.nonzero(ink[0].amax(dim=0) > 0.05).flatten()
+    if rows.numel() == 0:
+        return ink
+    crop = ink[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    side = int(math.ceil(max(crop.shape[1:]) / (1.0 - 2 * margin)))
+    top = (side - crop.shape[1]) // 2
+    left = (side - crop.shape[2]) // 2
+    square = torch.zeros((ink.shape[0], side, side), dtype=ink.dtype)
+    square[:, top : top + crop.shape[1], left : left + crop.shape[2]] = crop
+    return square
+
+
+def _resize(tensor: torch.Tensor, size: int) -> torch.Tensor:
+    if tensor.shape[1] != tensor.shape[2]:  # pad to square so the aspect ratio survives
+        side = max(tensor.shape[1:])
+        fill = 0.0 if tensor.shape[0] == 1 else 1.0
+        square = torch.full((tensor.shape[0], side, side), fill, dtype=tensor.dtype)
+        top, left = (side - tensor.shape[1]) // 2, (side - tensor.shape[2]) // 2
+        square[:, top : top + tensor.shape[1], left : left + tensor.shape[2]] = tensor
+        tensor = square
+    if tensor.shape[1] == size:
+        return tensor.contiguous()
+    # Area averaging keeps thin strokes when shrinking; bilinear when enlarging.
+    mode = "area" if tensor.shape[1] > size else "bilinear"
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    out = torch.nn.functional.interpolate(tensor[None], size=(size, size), mode=mode, **kwargs)[0]
+    return out.clamp_(0.0, 1.0).contiguous()
+
+
+# --- augmentation ----------------------------------------------------------------------------
+
+
+def koch_affine(image_size: int) -> torch.nn.Module:
+    """Koch et al. (2015) affine distortions, each component applied with probability 0.5.
+
+    Rotation +-10 degrees, shear +-0.3 (a shear factor, i.e. atan(0.3) = 16.7 degrees), scale
+    0.8-1.2 and translation +-2 pixels at 105 x 105 (scaled with the input size). Background is 0.
+    """
+    from torchvision.transforms import v2
+
+    shear = math.degrees(math.atan(0.3))
+    shift = 2.0 / 105.0
+    return v2.Compose(
+        [
+            v2.RandomApply([v2.RandomAffine(degrees=10)], p=0.5),
+            v2.RandomApply([v2.RandomAffine(degrees=0, shear=(-shear, shear, -shear, shear))], p=0.5),
+            v2.RandomApply([v2.RandomAffine(degrees=0, scale=(0.8, 1.2))], p=0.5),
+            v2.RandomApply([v2.RandomAffine(degrees=0, translate=(shift, shift))], p=0.5),
+        ]
+    )

@@ -1,0 +1,17 @@
+"""Shared fixtures. The data sets are prepared once per session (copied from ../shared/data)."""
+
+from __future__ import annotations
+
+import pytest
+
+from siamese.data import ImageSet, load_omniglot
+
+
+@pytest.fixture(scope="session")
+def omniglot_validation() -> ImageSet:
+    return load_omniglot("validation")
+
+
+@pytest.fixture(scope="session")
+def omniglot_background() -> ImageSet:
+    return load_omniglot("train")
