@@ -119,7 +119,9 @@ def _shrink_if_huge(pil: Image.Image) -> Image.Image:
     factor = math.ceil(max(pil.size) / _MAX_WORKING_SIDE)
     if factor <= 1:
         return pil
-    if pil.mode not in ("L", "RGB", "RGBA", "LA", "F", "I"):
+    if pil.mode.startswith("I;16"):
+        pil = pil.convert("I")  # keep all 16 bits; converting to "L" would clip everything above 255
+    elif pil.mode not in ("L", "RGB", "RGBA", "LA", "F", "I"):
         pil = pil.convert("RGBA" if _has_alpha(pil) else "RGB" if pil.mode in ("P", "CMYK", "YCbCr") else "L")
     return pil.reduce(factor)
 
@@ -132,7 +134,11 @@ def _gray_and_alpha(pil: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     """Luminance and opacity, both float32 in [0, 1]."""
     if pil.mode.startswith("I") or pil.mode == "F":
         gray = np.asarray(pil, dtype=np.float32)
-        high = 65535.0 if gray.max() > 255 else 255.0
+        if not np.isfinite(gray).all():
+            raise ImageInputError("The image contains NaN or infinite values.")
+        peak = gray.max()
+        # Float images may be in [0, 1] (what Image.fromarray makes of a [0, 1] float array).
+        high = 65535.0 if peak > 255 else 1.0 if pil.mode == "F" and peak <= 1.0 else 255.0
         return np.clip(gray / high, 0, 1), np.ones_like(gray)
     if _has_alpha(pil):
         rgba = np.asarray(pil.convert("RGBA"), dtype=np.float32) / 255.0

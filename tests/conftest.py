@@ -15,3 +15,13 @@ def omniglot_validation() -> ImageSet:
 @pytest.fixture(scope="session")
 def omniglot_background() -> ImageSet:
     return load_omniglot("train")
+
+
+@pytest.fixture(scope="session")
+def omniglot_evaluation() -> ImageSet:
+    return load_omniglot("evaluation")
+
+
+@pytest.fixture(scope="session")
+def omniglot_test() -> ImageSet:
+    return load_omniglot("test")

@@ -3,11 +3,16 @@
 Where each data set comes from, in order:
 
 1. an explicit ``source`` folder, or the ``SIAMESE_DATA_SOURCE`` environment variable;
-2. the project's own (git-ignored) data folder, ``data/`` or ``SIAMESE_DATA_DIR``, if already prepared;
+2. the project's own (git-ignored) data folder, ``data/`` (``SIAMESE_DATA_DIR`` overrides it), if already prepared;
 3. ``../shared/data`` beside the project;
-4. a download from the official sources, checksum-verified, with a progress bar.
+4. a download from the official sources, checksum-verified (md5/sha256), with a progress bar.
 
 If none works, :class:`DataError` names everything that was tried.
+
+Copies from a folder that has a ``SHA256SUMS`` file (as ``../shared/data/*/`` do) are checked against
+it. Every file is written under a ``.part`` name and renamed only once complete and verified, so an
+interrupted run leaves nothing that looks finished, and running ``prepare`` again is safe and cheap.
+Zips may also be present extracted (``images_background/``) and ``.gz`` files un-gzipped.
 
 Run it as ``python -m siamese.data.prepare [omniglot mnist att_faces] [--source PATH]``.
 """
@@ -124,49 +129,129 @@ def _is_complete(folder: Path, name: str) -> bool:
     return folder.is_dir() and all(_present(folder, f.name) for f in DATASETS[name])
 
 
+def _alternative(filename: str) -> str | None:
+    """The other accepted form of a file: a zip's extracted folder, or a ``.gz`` file's un-gzipped twin."""
+    for suffix in (".zip", ".gz"):
+        if filename.endswith(suffix):
+            return filename.removesuffix(suffix)
+    return None
+
+
 def _present(folder: Path, filename: str) -> bool:
-    """A file counts as present zipped or extracted (``images_background.zip`` or ``images_background/``)."""
-    stem = filename.removesuffix(".zip")
-    return (folder / filename).is_file() or (filename.endswith(".zip") and (folder / stem).is_dir())
+    """A file counts as present as is or in its other form (``images_background/``, ``t10k-images-idx3-ubyte``).
+
+    A leftover ``.part`` file never counts: files only get their real name once complete.
+    """
+    if (folder / filename).is_file():
+        return True
+    other = _alternative(filename)
+    if other is None:
+        return False
+    return (folder / other).is_dir() if filename.endswith(".zip") else (folder / other).is_file()
 
 
 def _copy(source: Path, target: Path, name: str) -> Path:
+    """Copy the data set's files from ``source``, checked against its ``SHA256SUMS`` when it has one."""
     if source.resolve() == target.resolve():
         return target
     target.mkdir(parents=True, exist_ok=True)
+    sums = read_sha256sums(source / "SHA256SUMS")
     for remote in DATASETS[name]:
-        src = source / remote.name
+        other = _alternative(remote.name)
+        filename = remote.name if (source / remote.name).is_file() or other is None else other
+        src = source / filename
         if src.is_file():
-            _atomic_copy(src, target / remote.name)
-        else:
-            stem = remote.name.removesuffix(".zip")
-            if not (target / stem).is_dir():
-                shutil.copytree(source / stem, target / stem)
+            _atomic_copy(src, target / filename, sums.get(filename))
+        elif not (target / filename).is_dir():
+            _atomic_copytree(src, target / filename)
     return target
 
 
-def _atomic_copy(src: Path, dst: Path) -> None:
-    if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+def read_sha256sums(path: Path) -> dict[str, str]:
+    """File name -> sha256 from a ``sha256sum`` listing (``<hash>  <name>`` or ``<hash> *<name>``); {} if absent."""
+    if not path.is_file():
+        return {}
+    sums = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest, _, filename = line.strip().partition(" ")
+        filename = filename.strip().removeprefix("*")
+        if len(digest) != 64 or not filename:
+            raise DataError(f"{path} line {number} is not a sha256sum line: {line!r}.")
+        sums[filename] = digest.lower()
+    return sums
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file, read in chunks so that large archives do not fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic_copy(src: Path, dst: Path, sha256: str | None = None) -> None:
+    """Copy through ``<dst>.part`` so that an interrupted copy never looks complete.
+
+    An existing ``dst`` of the right size (and checksum, when known) is kept, which makes re-runs cheap;
+    a leftover ``.part`` is simply overwritten.
+    """
+    if dst.is_file() and dst.stat().st_size == src.stat().st_size and (sha256 is None or sha256_of(dst) == sha256):
         return
     partial = dst.with_name(dst.name + ".part")
     shutil.copyfile(src, partial)
+    if sha256 is not None:
+        actual = sha256_of(partial)
+        if actual != sha256:
+            partial.unlink(missing_ok=True)
+            raise DataError(
+                f"{src} does not match its SHA256SUMS entry (expected {sha256}, got {actual}); "
+                "the source copy is corrupt, so it was not used."
+            )
+    os.replace(partial, dst)
+
+
+def _atomic_copytree(src: Path, dst: Path) -> None:
+    """Copy an extracted folder through ``<dst>.part/``; a leftover from an interrupted copy is removed first."""
+    partial = dst.with_name(dst.name + ".part")
+    if partial.exists():
+        shutil.rmtree(partial)
+    shutil.copytree(src, partial)
     os.replace(partial, dst)
 
 
 def _download(target: Path, name: str) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for remote in DATASETS[name]:
-        destination = target / remote.name
-        if _present(target, remote.name):
-            continue
-        download_file(remote, destination)
+        if not _present(target, remote.name):
+            download_file(remote, target / remote.name)
     return target
 
 
 def download_file(remote: RemoteFile, destination: Path, timeout: float = 30.0) -> None:
-    """Fetch one file to a temporary name, verify its checksum, then move it into place."""
+    """Fetch one file to ``<destination>.part``, verify its checksum, then move it into place.
+
+    The file only gets its real name once verified, so an interrupted or corrupt download is
+    never mistaken for a good one; the partial file is removed on any failure.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
+    try:
+        md5, sha256 = _fetch(remote, partial, timeout)
+        for kind, expected, actual in (("md5", remote.md5, md5), ("sha256", remote.sha256, sha256)):
+            if expected and expected.lower() != actual:
+                raise DataError(f"{remote.url} failed its {kind} checksum (expected {expected}, got {actual}).")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, destination)
+
+
+def _fetch(remote: RemoteFile, partial: Path, timeout: float) -> tuple[str, str]:
+    """Stream ``remote`` into ``partial`` with a progress bar; return its md5 and sha256."""
+    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     with urllib.request.urlopen(remote.url, timeout=timeout) as response, open(partial, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=remote.name) as bar:
@@ -175,11 +260,7 @@ def download_file(remote: RemoteFile, destination: Path, timeout: float = 30.0) 
                 md5.update(chunk)
                 sha256.update(chunk)
                 bar.update(len(chunk))
-    expected, actual = (remote.md5, md5.hexdigest()) if remote.md5 else (remote.sha256, sha256.hexdigest())
-    if expected and expected != actual:
-        partial.unlink(missing_ok=True)
-        raise DataError(f"{remote.url} failed its checksum (expected {expected}, got {actual}).")
-    os.replace(partial, destination)
+    return md5.hexdigest(), sha256.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

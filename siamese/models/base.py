@@ -55,9 +55,15 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         """Logits of *same* for aligned feature rows ``[N, D]`` -> ``[N]``."""
         raise NotImplementedError
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        """Aligned pairs of model inputs -> logits of *same* ``[N]``."""
-        return self.pair_logits(self.features(x1), self.features(x2))
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, detach_head: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Aligned pairs of model inputs -> (logits of *same* ``[N]``, feature distance ``[N]``).
+
+        ``detach_head`` feeds the head detached features, so a loss on the logits trains the head
+        alone (used to calibrate P(same) while a contrastive loss trains the features).
+        """
+        a, b = self.features(x1), self.features(x2)
+        head_a, head_b = (a.detach(), b.detach()) if detach_head else (a, b)
+        return self.pair_logits(head_a, head_b), self.distance(a, b)
 
     @property
     def device(self) -> torch.device:
@@ -120,7 +126,10 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         from huggingface_hub import hf_hub_download
         from safetensors.torch import load_model as load_safetensors
 
-        model = cls(**model_kwargs)
+        try:
+            model = cls(**model_kwargs)
+        except (TypeError, ValueError, RuntimeError) as error:  # e.g. an input too small for the layers
+            raise CheckpointError(f"config.json does not describe a valid {cls.__name__}: {error}") from error
         if os.path.isdir(model_id):
             weights = os.path.join(model_id, "model.safetensors")
             if not os.path.isfile(weights):

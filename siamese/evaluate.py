@@ -1,0 +1,178 @@
+"""Evaluate a model from the command line.
+
+    python -m siamese.evaluate lake-runs                  # Lake's 20 official 20-way runs (400 trials)
+    python -m siamese.evaluate oneshot                    # Koch's protocol: fresh 20-way within-alphabet trials
+    python -m siamese.evaluate verification --pairs 2000  # same/different pairs: accuracy, ROC AUC, ECE
+    python -m siamese.evaluate mnist-transfer --baseline  # 10-way one-shot MNIST, and the pixel 1-NN baseline
+
+Every mode takes ``--model SOURCE`` (a folder or a Hub repo id; default: the bundled model) and
+``--json`` (exactly one JSON object on stdout; progress and messages go to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from typing import Any
+
+from siamese.data import DataError, ImageSet, PairSampler, load_lake_runs, load_omniglot
+from siamese.data.omniglot import RUN_DRAWERS
+from siamese.evaluation import (
+    Scorer,
+    evaluate_lake_runs,
+    evaluate_mnist_transfer,
+    evaluate_oneshot,
+    evaluate_verification,
+    model_scorer,
+    pixel_nearest_neighbour_scorer,
+    plot_pair_scores,
+)
+from siamese.hub import load_model
+from siamese.models import CheckpointError
+
+MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer")
+#: Fresh test-split trials use the drawers that the official runs do not (9-20), so they are new images.
+FRESH_DRAWERS = tuple(d for d in range(1, 21) if d not in RUN_DRAWERS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", default=None, metavar="SOURCE", help="checkpoint folder or Hub repo id (default: bundled model)")
+    common.add_argument("--device", default="cpu", help="torch device to run the model on (default: cpu)")
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table")
+    common.add_argument("--seed", type=int, default=0, help="seed of the sampled trials or pairs (default: 0)")
+    baseline = argparse.ArgumentParser(add_help=False)
+    baseline.add_argument("--baseline", action="store_true", help="also score the same trials with pixel 1-nearest-neighbour")
+    plot = argparse.ArgumentParser(add_help=False)
+    plot.add_argument("--plot", metavar="PATH", help="save a PNG of scored example pairs")
+
+    parser = argparse.ArgumentParser(prog="python -m siamese.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    modes = parser.add_subparsers(dest="mode", required=True, metavar="MODE")
+    modes.add_parser("lake-runs", parents=[common, baseline, plot], help="Lake's 20 official one-shot runs")
+    oneshot = modes.add_parser("oneshot", parents=[common, baseline], help="sampled N-way k-shot Omniglot trials")
+    oneshot.add_argument("--split", default="test", choices=["test", "validation", "train", "evaluation"], help="Omniglot split (default: test)")
+    oneshot.add_argument("--way", type=_positive, default=20, help="classes per trial (default: 20)")
+    oneshot.add_argument("--shot", type=_positive, default=1, help="support images per class (default: 1)")
+    oneshot.add_argument("--trials-per-alphabet", type=_positive, default=40, help="trials per alphabet (default: 40)")
+    oneshot.add_argument("--across-alphabets", action="store_true", help="draw the classes of a trial from all alphabets")
+    verification = modes.add_parser("verification", parents=[common, plot], help="same/different pairs of the validation split")
+    verification.add_argument("--pairs", type=_positive, default=1000, help="number of pairs, half of them same (default: 1000)")
+    verification.add_argument("--across-alphabets", action="store_true", help="draw different pairs from any two alphabets")
+    transfer = modes.add_parser("mnist-transfer", parents=[common, baseline], help="Koch's 10-way one-shot MNIST")
+    transfer.add_argument("--trials", type=_positive, default=400, help="number of trials (default: 400)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stdout = sys.stdout
+    try:
+        # With --json nothing but the result may reach stdout, whatever a library prints.
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            result = {"mode": args.mode, "model": args.model or "default", **run(args)}
+    except (CheckpointError, DataError, ValueError) as error:
+        message = " ".join(str(error).split())  # one line, even for multi-line messages
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result), file=stdout)
+    else:
+        print(format_table(result), file=stdout)
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the model and data that the mode needs and evaluate."""
+    scorer = model_scorer(load_model(args.model, device=args.device))
+    baseline = pixel_nearest_neighbour_scorer() if getattr(args, "baseline", False) else None
+    if args.mode == "lake-runs":
+        return _lake_runs(scorer, baseline, args.plot)
+    if args.mode == "oneshot":
+        return _oneshot(scorer, baseline, args)
+    if args.mode == "verification":
+        return _verification(scorer, args)
+    return evaluate_mnist_transfer(scorer, n_trials=args.trials, seed=args.seed, baseline=baseline is not None)
+
+
+def _lake_runs(scorer: Scorer, baseline: Scorer | None, plot: str | None) -> dict[str, Any]:
+    runs = load_lake_runs()
+    result = evaluate_lake_runs(scorer, runs)
+    if baseline is not None:
+        result["baseline_accuracy"] = evaluate_lake_runs(baseline, runs)["accuracy"]
+    if plot:
+        # From each of the first runs: a test item with its own class and with the next class.
+        pairs = []
+        for run in runs[:6]:
+            answer = int(run.answers[0])
+            pairs += [(run.test[0], run.training[answer], True), (run.test[0], run.training[(answer + 1) % len(run.training)], False)]
+        result["plot"] = str(plot_pair_scores(scorer, pairs, plot))
+    return result
+
+
+def _oneshot(scorer: Scorer, baseline: Scorer | None, args: argparse.Namespace) -> dict[str, Any]:
+    data = load_omniglot(args.split)
+    settings = dict(
+        n_way=args.way,
+        k_shot=args.shot,
+        trials_per_group=args.trials_per_alphabet,
+        seed=args.seed,
+        within_group=not args.across_alphabets,
+        drawers=FRESH_DRAWERS if args.split == "test" else None,
+    )
+    result = evaluate_oneshot(scorer, data, **settings)
+    if baseline is not None:
+        result["baseline_accuracy"] = evaluate_oneshot(baseline, data, **settings)["accuracy"]
+    return result
+
+
+def _verification(scorer: Scorer, args: argparse.Namespace) -> dict[str, Any]:
+    data = load_omniglot("validation")
+    within_group = not args.across_alphabets
+    result = evaluate_verification(scorer, data, n_pairs=args.pairs, seed=args.seed, within_group=within_group)
+    if args.plot:
+        result["plot"] = str(plot_pair_scores(scorer, _first_pairs(data, args.pairs, args.seed, within_group), args.plot))
+    return result
+
+
+def _first_pairs(data: ImageSet, n_pairs: int, seed: int, within_group: bool, shown: int = 12) -> list[tuple]:
+    """The first pairs of the evaluated set (the same sampler call), for the figure."""
+    left, right, same = PairSampler(data, n_pairs, seed=seed, within_group=within_group).batch(0)
+    return [(data.images[a], data.images[b], bool(s)) for a, b, s in list(zip(left, right, same))[:shown]]
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A readable summary: the headline numbers first, then any per-run or per-alphabet breakdown."""
+    lines = [f"{result['mode']} ({result['model']})"]
+    for key, value in result.items():
+        if key in ("mode", "model") or isinstance(value, dict):
+            continue
+        lines.append(f"  {key:<22} {_format(key, value)}")
+    for key in ("per_run", "per_group"):
+        if key in result:
+            lines.append(f"  {key.replace('_', ' ')}:")
+            lines += [f"    {name:<32} {100 * acc:5.1f}%" for name, acc in result[key].items()]
+    for key in ("paper", "settings"):
+        if key in result:
+            lines.append(f"  {key}: " + ", ".join(f"{k}={_format(k, v)}" for k, v in result[key].items()))
+    return "\n".join(lines)
+
+
+def _format(key: str, value: Any) -> str:
+    if isinstance(value, float) and ("accuracy" in key or key in ("siamese", "pixel_1nn")):
+        return f"{100 * value:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The training loop, top to bottom: data, model, optimiser, then steps with validation and checkpoints.
+
+Configuration is one dataclass, :class:`TrainConfig`; ``scripts/train.py`` turns its fields into
+command-line flags. A run writes to ``out_dir``:
+
+- ``state.pt``       everything needed to resume (written atomically every ``checkpoint_every`` steps);
+- ``best/``          the model with the best validation one-shot accuracy (Koch's early stopping),
+                     as ``config.json`` + ``model.safetensors``;
+- ``metrics.jsonl``  one JSON row per logged step; ``curves.png`` the learning curves.
+
+Runs on CPU or one GPU, or on several processes through ``torchrun`` (DistributedDataParallel,
+NCCL on GPUs, gloo on CPU). Batch ``s`` depends only on ``(seed, s)``, so a resumed run continues
+exactly where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from siamese.data import ImageSet, PairSampler, TrialSampler, to_tensor
+from siamese.data.splits import load_train_val
+from siamese.losses import LOSSES, bce_loss, contrastive_loss
+from siamese.models import SiameseNet, build_model
+from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
+from siamese.training.state import (
+    append_metrics,
+    load_state,
+    rng_state,
+    save_model_atomically,
+    save_state,
+    set_rng_state,
+    truncate_metrics,
+)
+from siamese.transforms import koch_affine
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    data: str = "omniglot"  # omniglot | mnist | att_faces | folder:PATH
+    arch: str = "compact"  # compact | koch
+    model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments, e.g. {"input_size": 64}
+    loss: str = "bce"  # bce | contrastive
+    margin: float = 1.0  # contrastive loss margin
+    optimizer: str = "adamw"  # koch-sgd | adam | adamw
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    batch_size: int = 128  # pairs per step, over all processes
+    steps: int = 2000
+    epochs: float = 0.0  # if > 0, overrides steps: one epoch = (training images / batch size) steps
+    within_alphabet: bool = True  # negatives from the same alphabet (harder, like the test trials)
+    augment: bool = True  # Koch's affine distortions
+    eval_every: int = 250
+    val_trials_per_alphabet: int = 20  # 20-way within-alphabet trials per validation alphabet
+    checkpoint_every: int = 250
+    seed: int = 0
+    out_dir: str = "runs/default"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    workers: int = 0  # data-loading processes (each builds whole augmented batches)
+    log_every: int = 25
+
+    def optim(self) -> OptimConfig:
+        return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum)
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train (or resume) a run; returns a summary with the best validation accuracy."""
+    if config.loss not in LOSSES:
+        raise ValueError(f"Unknown loss {config.loss!r}; choose from {', '.join(LOSSES)}.")
+    rank, world, device = _setup_distributed(config.device)
+    main_process = rank == 0
+    out = Path(config.out_dir)
+    torch.manual_seed(config.seed)
+
+    # --- data: preprocess once through the shared path, keep as uint8 in memory -------------
+    model = build_model(config.arch, **config.model_args)
+    train_set, val_set = load_train_val(config.data, config.seed)
+    train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images")
+    val_images = to_tensor(val_set.images, model.preprocess_config, desc="validation images")
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} must divide evenly over {world} processes.")
+    batches = PairBatches(train_images, PairSampler(train_set, config.batch_size, config.seed, config.within_alphabet),
+                          config.augment, rank, world, config.seed)  # fmt: skip
+    validation = Validation(val_set, val_images, config.val_trials_per_alphabet, config.seed)
+
+    # --- model and optimiser, then resume if a state exists ---------------------------------
+    model.to(device)
+    optim_config = config.optim()
+    optimizer = build_optimizer(model, optim_config)
+    start_step, best = 0, {"val_accuracy": -1.0, "step": 0}
+    state = load_state(out)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        start_step, best = state["step"], state["best"]
+        if main_process:
+            truncate_metrics(out, start_step)
+            print(f"resuming {out} at step {start_step}")
+    elif main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and config.amp else nullcontext()
+
+    def save(step: int) -> None:
+        if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
+            raise TrainingError(f"The weights became NaN or infinite by step {step}; the last good checkpoint in {out} is kept. "
+                                "Try a lower learning rate.")  # fmt: skip
+        if main_process:
+            save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                             "best": best, "rng": rng_state(), "config": json.dumps(asdict(config))})  # fmt: skip
+
+    # --- the loop -------------------------------------------------------------------------
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start_step, total_steps),
+                                         num_workers=config.workers, pin_memory=device.type == "cuda")  # fmt: skip
+    progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=not main_process, dynamic_ncols=True)
+    started, running = time.time(), []
+    model.train()
+    for step, (x1, x2, same) in enumerate(loader, start=start_step):
+        lr = apply_schedule(optimizer, optim_config, step, total_steps, steps_per_epoch)
+        x1, x2, same = (t.to(device, non_blocking=True) for t in (x1, x2, same))
+        with autocast:
+            logits, distance = net(x1, x2, detach_head=config.loss == "contrastive")
+            loss = pair_loss(config, logits.float(), distance.float(), same)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"The loss became {loss.item()} at step {step}; the last good checkpoint in {out} is kept. "
+                                "Try a lower learning rate.")  # fmt: skip
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append(loss.item())
+        progress.update(1)
+        done = step + 1
+
+        if main_process and (done % config.log_every == 0 or done == total_steps):
+            row = {"step": done, "train_loss": float(np.mean(running)), "lr": lr, "seconds": round(time.time() - started, 2)}
+            append_metrics(out, row)
+            progress.set_postfix(loss=f"{row['train_loss']:.4f}")
+            running = []
+        if done % config.eval_every == 0 or done == total_steps:
+            if main_process:
+                result = validation.run(model, config, device)
+                append_metrics(out, {"step": done, **result})
+                if result["val_accuracy"] > best["val_accuracy"]:
+                    best = {"val_accuracy": result["val_accuracy"], "step": done}
+                    save_model_atomically(model, out / "best")
+                progress.write(f"step {done}: val loss {result['val_loss']:.4f}, "
+                               f"one-shot {100 * result['val_accuracy']:.1f}% (best {100 * best['val_accuracy']:.1f}%)")  # fmt: skip
+            model.train()
+        if done % config.checkpoint_every == 0 or done == total_steps:
+            save(done)
+        if world > 1:
+            dist.barrier()
+    progress.close()
+
+    summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out)}
+    if main_process:
+        _plot(out)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if world > 1:
+        dist.destroy_process_group()
+    return summary
+
+
+def pair_loss(config: TrainConfig, logits: torch.Tensor, distance: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """BCE on the head; or contrastive on the distance plus BCE that calibrates the head alone."""
+    if config.loss == "bce":
+        return bce_loss(logits, same)
+    return contrastive_loss(distance, same, config.margin) + bce_loss(logits, same)
+
+
+class PairBatches(torch.utils.data.Dataset):
+    """Item ``s`` is this process's share of training batch ``s``: augmented left and right images
+    and the same-labels. Seeded by ``(seed, s)`` alone, so any worker can build any step."""
+
+    def __init__(self, images: torch.Tensor, sampler: PairSampler, augment: bool, rank: int, world: int, seed: int) -> None:
+        self.images, self.sampler, self.rank, self.world, self.seed = images, sampler, rank, world, seed
+        self.augment = koch_affine(images.shape[-1]) if augment else None
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        left, right, same = self.sampler.batch(step)
+        part = slice(self.rank, None, self.world)
+        x1, x2 = self._load(left[part], step, 0), self._load(right[part], step, 1)
+        return x1, x2, torch.from_numpy(same[part])
+
+    def _load(self, index: np.ndarray, step: int, side: int) -> torch.Tensor:
+        batch = self.images[torch.from_numpy(index)].float().div_(255.0)
+        if self.augment is None:
+            return batch
+        generator_state = torch.get_rng_state()
+        torch.manual_seed(int(np.random.default_rng([self.seed, step, side, self.rank]).integers(2**62)))
+        try:
+            return torch.stack([self.augment(image) for image in batch])
+        finally:
+            torch.set_rng_state(generator_state)
+
+
+class Validation:
+    """Koch's early-stopping criterion: 20-way within-alphabet one-shot accuracy on the validation
+    alphabets (a fixed, seeded set of trials), plus the BCE loss on fixed validation pairs."""
+
+    def __init__(self, data: ImageSet, images: torch.Tensor, trials_per_group: int, seed: int) -> None:
+        largest_group = max(len(np.unique(data.labels[data.groups == g])) for g in range(len(data.group_names)))
+        n_way = min(20, largest_group)
+        self.trials = list(TrialSampler(data, n_way=n_way, trials_per_group=trials_per_group, seed=seed + 1))
+        left, right, same = PairSampler(data, 512, seed + 2, within_group=True).batch(0)
+        self.images, self.left, self.right, self.same = images, left, right, torch.from_numpy(same)
+        self.needed = np.unique(np.concatenate([np.concatenate([t.support.ravel(), [t.query]]) for t in self.trials] + [left, right]))
+
+    @torch.no_grad()
+    def run(self, model: SiameseNet, config: TrainConfig, device: torch.device) -> dict[str, float]:
+        model.eval()
+        needed = torch.from_numpy(self.needed)
+        computed = torch.cat([model.features(chunk.to(device).float().div_(255.0)) for chunk in self.images[needed].split(256)])
+        features = torch.zeros((len(self.images), computed.shape[1]))
+        features[needed] = computed.float().cpu()
+        correct = 0
+        for trial in self.trials:
+            support = features[torch.from_numpy(trial.support[:, 0])]
+            scores = model.pair_logit_matrix(features[trial.query][None].to(device), support.to(device))[0]
+            correct += int(scores.argmax().item() == trial.answer)
+        a, b = features[torch.from_numpy(self.left)].to(device), features[torch.from_numpy(self.right)].to(device)
+        logits = model.pair_logits(a, b).float().cpu()
+        return {"val_loss": bce_loss(logits, self.same).item(), "val_accuracy": correct / len(self.trials)}
+
+
+def _setup_distributed(requested: str) -> tuple[int, int, torch.device]:
+    """Rank, world size and device; starts the process group when launched by torchrun."""
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if "RANK" not in os.environ:
+        return 0, 1, torch.device(requested)
+    backend = "nccl" if requested.startswith("cuda") else "gloo"
+    dist.init_process_group(backend=backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if requested.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def _plot(out: Path) -> None:
+    from siamese.training.state import read_metrics
+
+    try:
+        from siamese.evaluation.plots import plot_learning_curves
+    except ImportError:
+        return
+    plot_learning_curves(read_metrics(out), out / "curves.png")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit("Use scripts/train.py")

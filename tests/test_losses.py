@@ -1,0 +1,113 @@
+"""Pair losses with hand-computed values; label 1 means "same" everywhere."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from siamese import CompactNet
+from siamese.losses import LOSSES, bce_loss, contrastive_loss
+
+
+@pytest.mark.parametrize(
+    ("logit", "same", "expected"),
+    [
+        (0.0, 1, math.log(2)),
+        (0.0, 0, math.log(2)),
+        (2.0, 1, math.log1p(math.exp(-2))),  # -log(sigmoid(2))
+        (2.0, 0, math.log1p(math.exp(2))),  # -log(1 - sigmoid(2))
+        (-3.0, 0, math.log1p(math.exp(-3))),
+        (-3.0, 1, math.log1p(math.exp(3))),
+    ],
+)
+def test_bce_known_values(logit: float, same: int, expected: float) -> None:
+    loss = bce_loss(torch.tensor([logit]), torch.tensor([same]))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_bce_is_the_mean_over_the_batch_and_accepts_integer_labels() -> None:
+    logits = torch.tensor([0.0, 2.0, -3.0])
+    same = torch.tensor([1, 1, 0])  # int64 labels
+    expected = (math.log(2) + math.log1p(math.exp(-2)) + math.log1p(math.exp(-3))) / 3
+    assert bce_loss(logits, same).item() == pytest.approx(expected, rel=1e-6)
+    assert bce_loss(logits, same.bool()).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_bce_is_stable_for_extreme_logits() -> None:
+    loss = bce_loss(torch.tensor([200.0, -200.0]), torch.tensor([0.0, 1.0]))
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(200.0, rel=1e-6)
+    assert bce_loss(torch.tensor([200.0, -200.0]), torch.tensor([1.0, 0.0])).item() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("distance", "same", "margin", "expected"),
+    [
+        (0.5, 1, 1.0, 0.5 * 0.25),  # same: 0.5 d^2
+        (0.0, 1, 1.0, 0.0),
+        (2.0, 1, 1.0, 0.5 * 4.0),  # same pairs are pulled in however far apart
+        (0.3, 0, 1.0, 0.5 * 0.49),  # different: 0.5 (m - d)^2
+        (0.0, 0, 1.0, 0.5),
+        (1.5, 0, 1.0, 0.0),  # different beyond the margin: nothing to push
+        (1.0, 0, 1.0, 0.0),
+        (1.5, 0, 2.0, 0.5 * 0.25),  # the margin is honoured
+    ],
+)
+def test_contrastive_known_values(distance: float, same: int, margin: float, expected: float) -> None:
+    loss = contrastive_loss(torch.tensor([distance]), torch.tensor([same]), margin=margin)
+    assert loss.item() == pytest.approx(expected, abs=1e-7)
+
+
+def test_contrastive_is_the_mean_over_a_mixed_batch() -> None:
+    distance = torch.tensor([0.5, 0.3, 1.5, 0.0])
+    same = torch.tensor([1, 0, 0, 1])
+    expected = (0.5 * 0.25 + 0.5 * 0.49 + 0.0 + 0.0) / 4
+    assert contrastive_loss(distance, same).item() == pytest.approx(expected, abs=1e-7)
+    # Float and bool labels mean the same.
+    assert contrastive_loss(distance, same.float()).item() == pytest.approx(expected, abs=1e-7)
+    assert contrastive_loss(distance, same.bool()).item() == pytest.approx(expected, abs=1e-7)
+
+
+def test_contrastive_label_convention_is_same_equals_one() -> None:
+    """A close pair labelled same costs little; labelled different it costs a lot."""
+    close = torch.tensor([0.05])
+    assert contrastive_loss(close, torch.tensor([1])) < contrastive_loss(close, torch.tensor([0]))
+    far = torch.tensor([3.0])
+    assert contrastive_loss(far, torch.tensor([0])) < contrastive_loss(far, torch.tensor([1]))
+
+
+def test_gradients_flow_through_bce() -> None:
+    logits = torch.tensor([0.0, 2.0, -1.0], requires_grad=True)
+    same = torch.tensor([1.0, 0.0, 1.0])
+    bce_loss(logits, same).backward()
+    expected = (torch.sigmoid(logits.detach()) - same) / 3  # d/dz of mean BCE
+    assert torch.allclose(logits.grad, expected, atol=1e-6)
+
+
+def test_gradients_flow_through_contrastive() -> None:
+    distance = torch.tensor([0.5, 0.3, 1.5], requires_grad=True)
+    same = torch.tensor([1, 0, 0])
+    contrastive_loss(distance, same, margin=1.0).backward()
+    # d/dd: same -> d / N; different within margin -> -(m - d) / N; beyond margin -> 0.
+    expected = torch.tensor([0.5, -0.7, 0.0]) / 3
+    assert torch.allclose(distance.grad, expected, atol=1e-6)
+
+
+def test_gradients_reach_a_model_through_both_losses() -> None:
+    torch.manual_seed(0)
+    model = CompactNet(input_size=28, widths=(4, 8), embedding_dim=8)
+    x1, x2 = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
+    same = torch.tensor([1, 0, 1, 0])
+    a, b = model.features(x1), model.features(x2)
+    loss = bce_loss(model.pair_logits(a, b), same) + contrastive_loss(model.distance(a, b), same)
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+    assert model.blocks[0][0].weight.grad.abs().sum() > 0
+
+
+def test_known_losses() -> None:
+    assert set(LOSSES) == {"bce", "contrastive"}

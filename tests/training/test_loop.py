@@ -1,0 +1,90 @@
+"""Training: it learns, it resumes bit-exactly after kill -9, and it runs under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from siamese.training import TrainConfig, TrainingError, train
+from siamese.training.state import load_state, read_metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = {"input_size": 28, "widths": [16, 32, 32, 32], "embedding_dim": 32}
+QUICK = ["--model-args", json.dumps(SMALL), "--batch-size", "32", "--eval-every", "10", "--checkpoint-every", "5",
+         "--log-every", "5", "--val-trials-per-alphabet", "4", "--seed", "3"]  # fmt: skip
+
+
+def _train_cli(out: Path, steps: int, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), *QUICK, "--steps", str(steps), "--out-dir", str(out), *extra]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_short_run_lowers_loss_and_beats_chance(tmp_path: Path) -> None:
+    config = TrainConfig(model_args=SMALL, steps=80, batch_size=64, eval_every=80, log_every=10, lr=3e-3,
+                         val_trials_per_alphabet=10, out_dir=str(tmp_path), seed=1)  # fmt: skip
+    summary = train(config)
+    rows = [r for r in read_metrics(tmp_path) if "train_loss" in r]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"] * 0.9
+    assert summary["best_val_accuracy"] > 0.15  # chance is 1/20 on 20-way trials
+    assert (tmp_path / "best" / "model.safetensors").is_file()
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_kill_then_resume_gives_identical_weights(tmp_path: Path) -> None:
+    steps = 30
+    reference = _train_cli(tmp_path / "straight", steps)
+    assert reference.wait(timeout=300) == 0, reference.stdout.read()
+
+    interrupted = tmp_path / "killed"
+    process = _train_cli(interrupted, steps)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill -9 once a checkpoint exists and training went past it
+        state = load_state(interrupted) if (interrupted / "state.pt").exists() else None
+        if state is not None and state["step"] >= 10:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = load_state(interrupted)["step"]
+    assert 10 <= killed_at < steps, "the run finished before it could be killed"
+
+    resumed = _train_cli(interrupted, steps)
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output
+    assert f"resuming {interrupted} at step {killed_at}" in output
+
+    a, b = load_state(tmp_path / "straight"), load_state(interrupted)
+    assert a["step"] == b["step"] == steps
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert a["best"] == b["best"]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(read_metrics(tmp_path / "straight")) == strip(read_metrics(interrupted))
+
+
+def test_torchrun_two_processes_on_cpu(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(ROOT / "scripts" / "train.py"), *QUICK, "--steps", "10", "--device", "cpu", "--out-dir", str(tmp_path)]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=400, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["steps"] == 10
+    assert load_state(tmp_path)["step"] == 10
+
+
+def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path: Path) -> None:
+    config = TrainConfig(model_args=SMALL, steps=200, batch_size=16, lr=1e6, optimizer="koch-sgd", eval_every=1000,
+                         checkpoint_every=1, val_trials_per_alphabet=2, out_dir=str(tmp_path))  # fmt: skip
+    with pytest.raises(TrainingError, match="last good checkpoint"):
+        train(config)
+    state = load_state(tmp_path)
+    assert state is not None and all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
