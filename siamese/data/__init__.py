@@ -5,7 +5,7 @@ from siamese.data.base import DataError, ImageSet, to_tensor
 from siamese.data.folder import check_trainable, load_image_folder
 from siamese.data.mnist import load_mnist
 from siamese.data.omniglot import TEST_ALPHABETS, VALIDATION_ALPHABETS, OneShotRun, load_lake_runs, load_omniglot
-from siamese.data.prepare import dataset_dir, prepare
+from siamese.data.prepare import dataset_dir, prepare_dataset
 from siamese.data.samplers import Episode, EpisodeSampler, PairSampler, Trial, TrialSampler
 
 __all__ = [
@@ -26,6 +26,6 @@ __all__ = [
     "load_lake_runs",
     "load_mnist",
     "load_omniglot",
-    "prepare",
+    "prepare_dataset",
     "to_tensor",
 ]

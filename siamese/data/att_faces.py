@@ -24,7 +24,7 @@ from siamese.data.prepare import dataset_dir
 
 SUBJECTS = tuple(range(1, 41))
 _FILE = re.compile(r"(?:^|/)s(?P<subject>\d+)/(?P<number>\d+)\.pgm$", re.IGNORECASE)
-_PREPARE = "run `python -m siamese.data.prepare att_faces`"
+_PREPARE = "run `python scripts/prepare_data.py att_faces`"
 
 
 def load_att_faces(root: str | Path | None = None, subjects: Sequence[int] | None = None) -> ImageSet:

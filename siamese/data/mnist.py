@@ -46,7 +46,7 @@ def load_mnist(split: str = "train", root: str | Path | None = None, digits: Seq
     if len(pixels) != len(labels):
         raise DataError(
             f"The MNIST {split} files in {folder} disagree: {len(pixels)} images but {len(labels)} labels; "
-            "delete them and run `python -m siamese.data.prepare mnist` again."
+            "delete them and run `python scripts/prepare_data.py mnist` again."
         )
     index = np.flatnonzero(np.isin(labels, kept))
     class_of_digit = np.full(10, -1, dtype=np.int64)
@@ -100,7 +100,7 @@ def _find(folder: Path, name: str) -> Path:
         if candidate.is_file():
             return candidate
     raise DataError(
-        f"Neither {folder / name}.gz nor {folder / name} exists; run `python -m siamese.data.prepare mnist`."
+        f"Neither {folder / name}.gz nor {folder / name} exists; run `python scripts/prepare_data.py mnist`."
     )
 
 
@@ -113,7 +113,7 @@ def _read_bytes(path: Path) -> bytes:
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(
             f"Cannot read {path}: {error}. The file is truncated or corrupt; delete it and run "
-            "`python -m siamese.data.prepare mnist` again."
+            "`python scripts/prepare_data.py mnist` again."
         ) from error
 
 
@@ -134,5 +134,5 @@ def _check_length(data: bytes, path: Path, header: int, expected: int) -> None:
     if len(data) != header + expected:
         raise DataError(
             f"{path} has {len(data) - header} bytes of data but its header announces {expected}; "
-            "the file is truncated or corrupt. Delete it and run `python -m siamese.data.prepare mnist` again."
+            "the file is truncated or corrupt. Delete it and run `python scripts/prepare_data.py mnist` again."
         )

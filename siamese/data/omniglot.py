@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
@@ -55,7 +56,7 @@ class _Archive:
             except zipfile.BadZipFile as error:
                 raise DataError(f"{self.zip_path} is not a valid zip file ({error}); delete it and run prepare again.") from error
         else:
-            raise DataError(f"Neither {self.zip_path} nor {self.dir_path} exists; run `python -m siamese.data.prepare omniglot`.")
+            raise DataError(f"Neither {self.zip_path} nor {self.dir_path} exists; run `python scripts/prepare_data.py omniglot`.")
 
     @property
     def where(self) -> Path:
@@ -82,14 +83,17 @@ class _Archive:
             image = Image.open(io.BytesIO(data))
             image.load()
             return image
-        except (OSError, KeyError, zipfile.BadZipFile, UnidentifiedImageError) as error:
+        except (OSError, KeyError, EOFError, zlib.error, zipfile.BadZipFile, UnidentifiedImageError) as error:
             raise DataError(f"Cannot read {name} in {self.where}: {error}") from error
 
     def read_text(self, name: str) -> str:
-        if self._zip is None:
-            return (self.dir_path / name).read_text()
-        member = f"{self.dir_path.name}/{name}"
-        return self._zip.read(member if member in self._zip.NameToInfo else name).decode()
+        try:
+            if self._zip is None:
+                return (self.dir_path / name).read_text()
+            member = f"{self.dir_path.name}/{name}"
+            return self._zip.read(member if member in self._zip.NameToInfo else name).decode()
+        except (OSError, KeyError, EOFError, UnicodeDecodeError, zlib.error, zipfile.BadZipFile) as error:
+            raise DataError(f"Cannot read {name} in {self.where}: {error}") from error
 
 
 def load_omniglot(split: str = "train", root: str | Path | None = None) -> ImageSet:
@@ -105,6 +109,7 @@ def load_omniglot(split: str = "train", root: str | Path | None = None) -> Image
     records: list[tuple[str, int, int, int]] = []
     for part in parts:
         archive = _Archive(folder, f"images_{part}")
+        found = len(records)
         for name in archive.names():
             match = _FILE.search(name)
             if match is None:
@@ -116,7 +121,7 @@ def load_omniglot(split: str = "train", root: str | Path | None = None) -> Image
                 continue
             images.append(archive.read_image(name))
             records.append((alphabet, int(match["index"]), int(match["id"]), int(match["drawer"])))
-        if not records:
+        if len(records) == found and split not in ("validation", "test"):
             raise DataError(f"No Omniglot images found in {archive.where}.")
     _check_split(split, records, folder)
     return _to_image_set(images, records, f"omniglot-{split}")

@@ -14,7 +14,7 @@ it. Every file is written under a ``.part`` name and renamed only once complete 
 interrupted run leaves nothing that looks finished, and running ``prepare`` again is safe and cheap.
 Zips may also be present extracted (``images_background/``) and ``.gz`` files un-gzipped.
 
-Run it as ``python -m siamese.data.prepare [omniglot mnist att_faces] [--source PATH]``.
+Run it as ``python scripts/prepare_data.py [omniglot mnist att_faces] [--source PATH]``.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ def dataset_dir(name: str) -> Path:
     """The prepared folder of a data set, preparing it first if needed."""
     target = data_dir() / name
     if not _is_complete(target, name):
-        prepare(name)
+        prepare_dataset(name)
     return target
 
 
-def prepare(name: str, source: str | Path | None = None, download: bool = True) -> Path:
+def prepare_dataset(name: str, source: str | Path | None = None, download: bool = True) -> Path:
     """Make ``data/<name>/`` hold the data set's files; return that folder."""
     if name not in DATASETS:
         raise DataError(f"Unknown data set {name!r}; choose from {', '.join(DATASETS)}.")
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         for name in args.datasets:
-            print(f"{name}: {prepare(name, args.source, download=not args.no_download)}")
+            print(f"{name}: {prepare_dataset(name, args.source, download=not args.no_download)}")
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -75,6 +75,7 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     workers: int = 0  # data-loading processes (each builds whole augmented batches)
     log_every: int = 25
+    max_minutes: float = 0.0  # if > 0, stop cleanly (checkpoint, summary) after this much training time
 
     def optim(self) -> OptimConfig:
         return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum)
@@ -171,6 +172,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
             save(done)
         if world > 1:
             dist.barrier()
+        if config.max_minutes > 0 and _out_of_time(started, config.max_minutes, world):
+            if done % config.checkpoint_every:
+                save(done)
+            progress.write(f"stopping at step {done}: --max-minutes {config.max_minutes} reached")
+            total_steps = done
+            break
     progress.close()
 
     summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out)}
@@ -245,6 +252,14 @@ class Validation:
         a, b = features[torch.from_numpy(self.left)].to(device), features[torch.from_numpy(self.right)].to(device)
         logits = model.pair_logits(a, b).float().cpu()
         return {"val_loss": bce_loss(logits, self.same).item(), "val_accuracy": correct / len(self.trials)}
+
+
+def _out_of_time(started: float, max_minutes: float, world: int) -> bool:
+    """Whether the time is up; every process takes rank 0's answer, so all stop at the same step."""
+    flag = torch.tensor([time.time() - started > 60.0 * max_minutes], dtype=torch.int32)
+    if world > 1:
+        dist.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _setup_distributed(requested: str) -> tuple[int, int, torch.device]:

@@ -1,4 +1,4 @@
-"""prepare(): copies from a source with checksums, re-runs, failures that name what was tried, downloads."""
+"""prepare_dataset(): copies from a source with checksums, re-runs, failures that name what was tried, downloads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from siamese.data import DataError, prepare
+from siamese.data import DataError, prepare_dataset
 from siamese.data.prepare import RemoteFile, dataset_dir, download_file, read_sha256sums, shared_dir
 
 # The module, not the function of the same name that ``siamese.data`` exports.
@@ -71,7 +71,7 @@ def test_sha256sums_are_parsed(tmp_path: Path) -> None:
 
 
 def test_prepare_from_an_explicit_source(data_dir: Path, source: Path) -> None:
-    target = prepare("mnist", source=source.parent, download=False)  # a folder holding mnist/ works
+    target = prepare_dataset("mnist", source=source.parent, download=False)  # a folder holding mnist/ works
     assert target == data_dir / "mnist"
     names = sorted(p.name for p in target.iterdir())
     assert names == sorted(remote.name for remote in prepare_module.DATASETS["mnist"])  # no .part left
@@ -81,15 +81,15 @@ def test_prepare_from_an_explicit_source(data_dir: Path, source: Path) -> None:
 
 def test_prepare_from_the_environment_source(data_dir: Path, source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIAMESE_DATA_SOURCE", str(source))
-    assert prepare("mnist", download=False) == data_dir / "mnist"
+    assert prepare_dataset("mnist", download=False) == data_dir / "mnist"
     assert dataset_dir("mnist") == data_dir / "mnist"
 
 
 def test_rerunning_is_a_no_op(data_dir: Path, source: Path) -> None:
-    target = prepare("mnist", source=source, download=False)
+    target = prepare_dataset("mnist", source=source, download=False)
     before = _mtimes(target)
-    assert prepare("mnist", source=source, download=False) == target  # from the source again
-    assert prepare("mnist", download=False) == target  # from the project folder
+    assert prepare_dataset("mnist", source=source, download=False) == target  # from the source again
+    assert prepare_dataset("mnist", download=False) == target  # from the project folder
     assert _mtimes(target) == before
 
 
@@ -99,8 +99,8 @@ def test_a_leftover_part_file_is_overwritten(data_dir: Path, source: Path) -> No
     partial = target / "t10k-labels-idx1-ubyte.gz.part"
     partial.write_bytes(b"interrupted")
     with pytest.raises(DataError):  # a .part file never counts as the file
-        prepare("mnist", download=False)
-    prepare("mnist", source=source, download=False)
+        prepare_dataset("mnist", download=False)
+    prepare_dataset("mnist", source=source, download=False)
     assert not partial.exists()
     assert (target / "t10k-labels-idx1-ubyte.gz").read_bytes() == (source / "t10k-labels-idx1-ubyte.gz").read_bytes()
 
@@ -111,23 +111,23 @@ def test_a_checksum_mismatch_in_the_source_is_detected(data_dir: Path, source: P
     data[100] ^= 0xFF  # same size, different content
     damaged.write_bytes(bytes(data))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz") as error:
-        prepare("mnist", source=source, download=False)
+        prepare_dataset("mnist", source=source, download=False)
     assert "SHA256SUMS" in str(error.value)
     assert not (data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
     assert not (data_dir / "mnist" / "t10k-labels-idx1-ubyte.gz.part").exists()
 
 
 def test_a_corrupted_prepared_copy_is_replaced(data_dir: Path, source: Path) -> None:
-    target = prepare("mnist", source=source, download=False)
+    target = prepare_dataset("mnist", source=source, download=False)
     copy = target / "t10k-labels-idx1-ubyte.gz"
     copy.write_bytes(b"\x00" * copy.stat().st_size)  # same size: only the checksum can tell
-    prepare("mnist", source=source, download=False)
+    prepare_dataset("mnist", source=source, download=False)
     assert copy.read_bytes() == (source / copy.name).read_bytes()
 
 
 def test_nothing_found_lists_what_was_tried(data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
-        prepare("att_faces", source=tmp_path / "empty_source", download=False)
+        prepare_dataset("att_faces", source=tmp_path / "empty_source", download=False)
     message = str(error.value)
     assert "att_faces" in message
     expected = ("empty_source", "explicit source", str(data_dir / "att_faces"), "no_shared_data", "download (disabled)")
@@ -137,7 +137,7 @@ def test_nothing_found_lists_what_was_tried(data_dir: Path, tmp_path: Path) -> N
 
 def test_unknown_data_set(data_dir: Path) -> None:
     with pytest.raises(DataError, match="Unknown data set"):
-        prepare("cifar", download=False)
+        prepare_dataset("cifar", download=False)
 
 
 def test_ungzipped_and_extracted_copies_count_as_present(tmp_path: Path) -> None:
@@ -188,10 +188,10 @@ def _use_remote(monkeypatch: pytest.MonkeyPatch, remote: RemoteFile) -> None:
 
 def test_download_with_the_right_checksum(data_dir: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_remote(monkeypatch, RemoteFile("tiny.bin", f"{server}/tiny.bin", md5=hashlib.md5(PAYLOAD).hexdigest()))
-    target = prepare("tiny")
+    target = prepare_dataset("tiny")
     assert (target / "tiny.bin").read_bytes() == PAYLOAD
     assert sorted(os.listdir(target)) == ["tiny.bin"]
-    assert prepare("tiny", download=False) == target  # now prepared: no download needed
+    assert prepare_dataset("tiny", download=False) == target  # now prepared: no download needed
 
 
 def test_download_with_sha256(tmp_path: Path, server: str) -> None:
@@ -205,7 +205,7 @@ def test_download_with_a_wrong_checksum_leaves_nothing(
 ) -> None:
     _use_remote(monkeypatch, RemoteFile("tiny.bin", f"{server}/tiny.bin", sha256="0" * 64))
     with pytest.raises(DataError, match="checksum") as error:
-        prepare("tiny")
+        prepare_dataset("tiny")
     assert "download" in str(error.value)
     assert list((data_dir / "tiny").iterdir()) == []  # neither tiny.bin nor tiny.bin.part
 
@@ -213,5 +213,5 @@ def test_download_with_a_wrong_checksum_leaves_nothing(
 def test_download_failure_is_reported(data_dir: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_remote(monkeypatch, RemoteFile("tiny.bin", f"{server}/missing.bin", md5="0" * 32))
     with pytest.raises(DataError, match="404"):
-        prepare("tiny")
+        prepare_dataset("tiny")
     assert list((data_dir / "tiny").iterdir()) == []
