@@ -39,27 +39,32 @@ FRESH_DRAWERS = tuple(d for d in range(1, 21) if d not in RUN_DRAWERS)
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", default=None, metavar="SOURCE", help="checkpoint folder or Hub repo id (default: bundled model)")
+    common.add_argument("--model", metavar="SOURCE", help="checkpoint folder or Hub repo id (default: bundled model)")
     common.add_argument("--device", default="cpu", help="torch device to run the model on (default: cpu)")
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table")
     common.add_argument("--seed", type=int, default=0, help="seed of the sampled trials or pairs (default: 0)")
     baseline = argparse.ArgumentParser(add_help=False)
-    baseline.add_argument("--baseline", action="store_true", help="also score the same trials with pixel 1-nearest-neighbour")
+    baseline.add_argument("--baseline", action="store_true", help="also score the same trials with pixel 1-NN")
     plot = argparse.ArgumentParser(add_help=False)
     plot.add_argument("--plot", metavar="PATH", help="save a PNG of scored example pairs")
 
-    parser = argparse.ArgumentParser(prog="python -m siamese.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m siamese.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     modes = parser.add_subparsers(dest="mode", required=True, metavar="MODE")
     modes.add_parser("lake-runs", parents=[common, baseline, plot], help="Lake's 20 official one-shot runs")
+
     oneshot = modes.add_parser("oneshot", parents=[common, baseline], help="sampled N-way k-shot Omniglot trials")
-    oneshot.add_argument("--split", default="test", choices=["test", "validation", "train", "evaluation"], help="Omniglot split (default: test)")
+    oneshot.add_argument("--split", default="test", choices=["test", "validation", "train", "evaluation"])
     oneshot.add_argument("--way", type=_positive, default=20, help="classes per trial (default: 20)")
     oneshot.add_argument("--shot", type=_positive, default=1, help="support images per class (default: 1)")
     oneshot.add_argument("--trials-per-alphabet", type=_positive, default=40, help="trials per alphabet (default: 40)")
-    oneshot.add_argument("--across-alphabets", action="store_true", help="draw the classes of a trial from all alphabets")
-    verification = modes.add_parser("verification", parents=[common, plot], help="same/different pairs of the validation split")
-    verification.add_argument("--pairs", type=_positive, default=1000, help="number of pairs, half of them same (default: 1000)")
-    verification.add_argument("--across-alphabets", action="store_true", help="draw different pairs from any two alphabets")
+    oneshot.add_argument("--across-alphabets", action="store_true", help="draw a trial's classes from all alphabets")
+
+    verification = modes.add_parser("verification", parents=[common, plot], help="same/different validation pairs")
+    verification.add_argument("--pairs", type=_positive, default=1000, help="pairs, half same (default: 1000)")
+    verification.add_argument("--across-alphabets", action="store_true", help="different pairs from any two alphabets")
+
     transfer = modes.add_parser("mnist-transfer", parents=[common, baseline], help="Koch's 10-way one-shot MNIST")
     transfer.add_argument("--trials", type=_positive, default=400, help="number of trials (default: 400)")
     return parser
@@ -105,8 +110,9 @@ def _lake_runs(scorer: Scorer, baseline: Scorer | None, plot: str | None) -> dic
         # From each of the first runs: a test item with its own class and with the next class.
         pairs = []
         for run in runs[:6]:
-            answer = int(run.answers[0])
-            pairs += [(run.test[0], run.training[answer], True), (run.test[0], run.training[(answer + 1) % len(run.training)], False)]
+            query, answer = run.test[0], int(run.answers[0])
+            other = run.training[(answer + 1) % len(run.training)]
+            pairs += [(query, run.training[answer], True), (query, other, False)]
         result["plot"] = str(plot_pair_scores(scorer, pairs, plot))
     return result
 
@@ -132,7 +138,8 @@ def _verification(scorer: Scorer, args: argparse.Namespace) -> dict[str, Any]:
     within_group = not args.across_alphabets
     result = evaluate_verification(scorer, data, n_pairs=args.pairs, seed=args.seed, within_group=within_group)
     if args.plot:
-        result["plot"] = str(plot_pair_scores(scorer, _first_pairs(data, args.pairs, args.seed, within_group), args.plot))
+        pairs = _first_pairs(data, args.pairs, args.seed, within_group)
+        result["plot"] = str(plot_pair_scores(scorer, pairs, args.plot))
     return result
 
 

@@ -42,10 +42,10 @@ def evaluate_lake_runs(scorer: SiameseNet | Scorer, runs: list[OneShotRun] | Non
     per_run: dict[str, float] = {}
     n_correct = n_trials = 0
     for run in tqdm(runs, desc="Lake runs", leave=False, disable=None):
-        correct = [choose(scorer, item, run.training) == answer for item, answer in zip(run.test, run.answers)]
+        correct = [choose(scorer, item, run.training) == int(answer) for item, answer in zip(run.test, run.answers)]
         per_run[run.name] = float(np.mean(correct))
         n_correct, n_trials = n_correct + sum(correct), n_trials + len(correct)
-    return {"accuracy": n_correct / max(n_trials, 1), "n_trials": n_trials, "per_run": per_run}
+    return {"accuracy": float(n_correct / max(n_trials, 1)), "n_trials": n_trials, "per_run": per_run}
 
 
 def evaluate_oneshot(
@@ -67,7 +67,8 @@ def evaluate_oneshot(
     scorer = as_scorer(scorer)
     sampler = TrialSampler(data, n_way, k_shot, trials_per_group, seed, within_group, drawers)
     trials = list(sampler)
-    prefetch(scorer, [data.images[i] for i in np.unique([i for t in trials for i in (t.query, *t.support.reshape(-1))])])
+    needed = np.unique([i for trial in trials for i in (trial.query, *trial.support.reshape(-1))])
+    prefetch(scorer, [data.images[i] for i in needed])
     hits: dict[str, list[bool]] = defaultdict(list)
     for trial in tqdm(trials, desc=f"{n_way}-way {k_shot}-shot", leave=False, disable=None):
         candidates = [data.images[i] for i in trial.support.reshape(-1)]

@@ -35,7 +35,8 @@ def plot_pair_scores(model: SiameseNet | Scorer, pairs: Sequence[Pair], path: st
     for ax, (a, b, same), score in zip(axes.flat, pairs, scores):
         ax.imshow(_side_by_side(a, b), cmap="gray", vmin=0, vmax=255)
         right = (score >= 0.5) == bool(same)
-        ax.set_title(f"P(same) {score:.2f} | {'same' if same else 'different'}", color="green" if right else "red", fontsize=9)
+        title = f"P(same) {score:.2f} | {'same' if same else 'different'}"
+        ax.set_title(title, color="green" if right else "red", fontsize=9)
     figure.tight_layout()
     return _save(figure, path)
 
@@ -70,7 +71,10 @@ def _series(metrics: list[dict], key: str) -> tuple[list[int], list[float]]:
 
 def _side_by_side(a: ImageLike, b: ImageLike, side: int = 105, gap: int = 6) -> np.ndarray:
     """Both images as grey squares of the same size, with a mid-grey bar between them."""
-    tiles = [np.asarray(_as_pil(image).convert("L").resize((side, side), Image.Resampling.BILINEAR)) for image in (a, b)]
+    tiles = [
+        np.asarray(_as_pil(image).convert("L").resize((side, side), Image.Resampling.BILINEAR))
+        for image in (a, b)
+    ]
     return np.hstack([tiles[0], np.full((side, gap), 128, dtype=np.uint8), tiles[1]])
 
 

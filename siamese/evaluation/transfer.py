@@ -32,7 +32,11 @@ def mnist_trial(labels: np.ndarray, seed: int, t: int) -> tuple[np.ndarray, int,
 
 
 def evaluate_mnist_transfer(
-    scorer: SiameseNet | Scorer, n_trials: int = 400, seed: int = 0, baseline: bool = False, data: ImageSet | None = None
+    scorer: SiameseNet | Scorer,
+    n_trials: int = 400,
+    seed: int = 0,
+    baseline: bool = False,
+    data: ImageSet | None = None,
 ) -> dict:
     """10-way one-shot accuracy on the MNIST test set (``data`` defaults to ``load_mnist("test")``).
 

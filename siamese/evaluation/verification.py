@@ -49,6 +49,13 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(gap / probs.size)
 
 
+def binary_log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of P(same) against the labels (the training loss, on held-out pairs)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+    y = np.asarray(labels, dtype=np.float64)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
 def pair_scores(scorer: Scorer, left: list, right: list) -> np.ndarray:
     """The score of each aligned pair ``(left[i], right[i])``."""
     out = []
@@ -63,8 +70,8 @@ def evaluate_verification(
 ) -> dict:
     """Verification on ``n_pairs`` seeded pairs (half same) from :class:`~siamese.data.PairSampler`.
 
-    Returns ``roc_auc`` and ``n_pairs`` for any scorer; ``accuracy`` (at P(same) = 0.5) and
-    ``ece`` only when the scores are probabilities (else ``None``).
+    Returns ``roc_auc`` and ``n_pairs`` for any scorer; ``accuracy`` (at P(same) = 0.5), ``ece``
+    and ``log_loss`` only when the scores are probabilities (else ``None``).
     """
     scorer = as_scorer(model_or_scorer)
     left, right, same = PairSampler(data, n_pairs, seed=seed, within_group=within_group).batch(0)
@@ -76,6 +83,7 @@ def evaluate_verification(
         "accuracy": float(((scores >= 0.5) == labels).mean()) if is_probability else None,
         "roc_auc": roc_auc(scores, labels),
         "ece": expected_calibration_error(scores, labels) if is_probability else None,
+        "log_loss": binary_log_loss(scores, labels) if is_probability else None,
         "n_pairs": int(len(labels)),
         "mean_score_same": float(scores[labels].mean()),
         "mean_score_different": float(scores[~labels].mean()),

@@ -29,13 +29,16 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from siamese.data import ImageSet, PairSampler, TrialSampler, to_tensor
+from siamese.data import ImageSet, PairSampler, to_tensor
+from siamese.evaluation import evaluate_oneshot, evaluate_verification, model_scorer
 from siamese.data.splits import load_train_val
 from siamese.losses import LOSSES, bce_loss, contrastive_loss
 from siamese.models import SiameseNet, build_model
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
+from siamese.evaluation.plots import plot_learning_curves
 from siamese.training.state import (
     append_metrics,
+    read_metrics,
     load_state,
     rng_state,
     save_model_atomically,
@@ -75,7 +78,7 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     workers: int = 0  # data-loading processes (each builds whole augmented batches)
     log_every: int = 25
-    max_minutes: float = 0.0  # if > 0, stop cleanly (checkpoint, summary) after this much training time
+    max_minutes: float = 0.0  # if > 0, a time budget: the schedule follows the clock and the run stops cleanly
 
     def optim(self) -> OptimConfig:
         return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum)
@@ -94,14 +97,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model = build_model(config.arch, **config.model_args)
     train_set, val_set = load_train_val(config.data, config.seed)
     train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images")
-    val_images = to_tensor(val_set.images, model.preprocess_config, desc="validation images")
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must divide evenly over {world} processes.")
     batches = PairBatches(train_images, PairSampler(train_set, config.batch_size, config.seed, config.within_alphabet),
                           config.augment, rank, world, config.seed)  # fmt: skip
-    validation = Validation(val_set, val_images, config.val_trials_per_alphabet, config.seed)
+    validation = Validation(val_set, config.val_trials_per_alphabet, config.seed)
 
     # --- model and optimiser, then resume if a state exists ---------------------------------
     model.to(device)
@@ -131,6 +133,18 @@ def train(config: TrainConfig) -> dict[str, Any]:
             save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                              "best": best, "rng": rng_state(), "config": json.dumps(asdict(config))})  # fmt: skip
 
+    def validate(step: int) -> None:
+        nonlocal best
+        if main_process:
+            result = validation.run(model)
+            append_metrics(out, {"step": step, **result})
+            if result["val_accuracy"] > best["val_accuracy"]:
+                best = {"val_accuracy": result["val_accuracy"], "step": step}
+                save_model_atomically(model, out / "best")
+            progress.write(f"step {step}: val loss {result['val_loss']:.4f}, "
+                           f"one-shot {100 * result['val_accuracy']:.1f}% (best {100 * best['val_accuracy']:.1f}%)")  # fmt: skip
+        model.train()
+
     # --- the loop -------------------------------------------------------------------------
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start_step, total_steps),
                                          num_workers=config.workers, pin_memory=device.type == "cuda")  # fmt: skip
@@ -138,7 +152,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
     started, running = time.time(), []
     model.train()
     for step, (x1, x2, same) in enumerate(loader, start=start_step):
-        lr = apply_schedule(optimizer, optim_config, step, total_steps, steps_per_epoch)
+        spent = _time_spent(started, config.max_minutes, world)  # fraction of --max-minutes used (0 without it)
+        if spent >= 1.0:
+            if step % config.eval_every:
+                validate(step)
+            if step % config.checkpoint_every:
+                save(step)
+            progress.write(f"stopping at step {step}: --max-minutes {config.max_minutes} reached")
+            total_steps = step
+            break
+        lr = apply_schedule(optimizer, optim_config, step, max(step / total_steps, spent), steps_per_epoch)
         x1, x2, same = (t.to(device, non_blocking=True) for t in (x1, x2, same))
         with autocast:
             logits, distance = net(x1, x2, detach_head=config.loss == "contrastive")
@@ -159,25 +182,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
             progress.set_postfix(loss=f"{row['train_loss']:.4f}")
             running = []
         if done % config.eval_every == 0 or done == total_steps:
-            if main_process:
-                result = validation.run(model, config, device)
-                append_metrics(out, {"step": done, **result})
-                if result["val_accuracy"] > best["val_accuracy"]:
-                    best = {"val_accuracy": result["val_accuracy"], "step": done}
-                    save_model_atomically(model, out / "best")
-                progress.write(f"step {done}: val loss {result['val_loss']:.4f}, "
-                               f"one-shot {100 * result['val_accuracy']:.1f}% (best {100 * best['val_accuracy']:.1f}%)")  # fmt: skip
-            model.train()
+            validate(done)
         if done % config.checkpoint_every == 0 or done == total_steps:
             save(done)
         if world > 1:
             dist.barrier()
-        if config.max_minutes > 0 and _out_of_time(started, config.max_minutes, world):
-            if done % config.checkpoint_every:
-                save(done)
-            progress.write(f"stopping at step {done}: --max-minutes {config.max_minutes} reached")
-            total_steps = done
-            break
     progress.close()
 
     summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out)}
@@ -227,39 +236,28 @@ class PairBatches(torch.utils.data.Dataset):
 
 class Validation:
     """Koch's early-stopping criterion: 20-way within-alphabet one-shot accuracy on the validation
-    alphabets (a fixed, seeded set of trials), plus the BCE loss on fixed validation pairs."""
+    alphabets (a fixed, seeded set of trials), plus the log loss and ROC AUC on fixed validation
+    pairs. Measured by the same code as ``siamese.evaluate``, through the model's own preprocessing."""
 
-    def __init__(self, data: ImageSet, images: torch.Tensor, trials_per_group: int, seed: int) -> None:
+    def __init__(self, data: ImageSet, trials_per_group: int, seed: int) -> None:
         largest_group = max(len(np.unique(data.labels[data.groups == g])) for g in range(len(data.group_names)))
-        n_way = min(20, largest_group)
-        self.trials = list(TrialSampler(data, n_way=n_way, trials_per_group=trials_per_group, seed=seed + 1))
-        left, right, same = PairSampler(data, 512, seed + 2, within_group=True).batch(0)
-        self.images, self.left, self.right, self.same = images, left, right, torch.from_numpy(same)
-        self.needed = np.unique(np.concatenate([np.concatenate([t.support.ravel(), [t.query]]) for t in self.trials] + [left, right]))
+        self.data, self.n_way, self.trials_per_group, self.seed = data, min(20, largest_group), trials_per_group, seed
 
-    @torch.no_grad()
-    def run(self, model: SiameseNet, config: TrainConfig, device: torch.device) -> dict[str, float]:
-        model.eval()
-        needed = torch.from_numpy(self.needed)
-        computed = torch.cat([model.features(chunk.to(device).float().div_(255.0)) for chunk in self.images[needed].split(256)])
-        features = torch.zeros((len(self.images), computed.shape[1]))
-        features[needed] = computed.float().cpu()
-        correct = 0
-        for trial in self.trials:
-            support = features[torch.from_numpy(trial.support[:, 0])]
-            scores = model.pair_logit_matrix(features[trial.query][None].to(device), support.to(device))[0]
-            correct += int(scores.argmax().item() == trial.answer)
-        a, b = features[torch.from_numpy(self.left)].to(device), features[torch.from_numpy(self.right)].to(device)
-        logits = model.pair_logits(a, b).float().cpu()
-        return {"val_loss": bce_loss(logits, self.same).item(), "val_accuracy": correct / len(self.trials)}
+    def run(self, model: SiameseNet) -> dict[str, float]:
+        scorer = model_scorer(model)
+        oneshot = evaluate_oneshot(scorer, self.data, self.n_way, trials_per_group=self.trials_per_group, seed=self.seed + 1)
+        pairs = evaluate_verification(scorer, self.data, n_pairs=512, seed=self.seed + 2)
+        return {"val_loss": pairs["log_loss"], "val_accuracy": oneshot["accuracy"], "val_auc": pairs["roc_auc"]}
 
 
-def _out_of_time(started: float, max_minutes: float, world: int) -> bool:
-    """Whether the time is up; every process takes rank 0's answer, so all stop at the same step."""
-    flag = torch.tensor([time.time() - started > 60.0 * max_minutes], dtype=torch.int32)
+def _time_spent(started: float, max_minutes: float, world: int) -> float:
+    """The fraction of the time budget used, as rank 0 sees it, so all processes agree; 0 without one."""
+    if max_minutes <= 0:
+        return 0.0
+    spent = torch.tensor([(time.time() - started) / (60.0 * max_minutes)], dtype=torch.float64)
     if world > 1:
-        dist.broadcast(flag, src=0)
-    return bool(flag.item())
+        dist.broadcast(spent, src=0)
+    return float(spent.item())
 
 
 def _setup_distributed(requested: str) -> tuple[int, int, torch.device]:
@@ -279,12 +277,6 @@ def _setup_distributed(requested: str) -> tuple[int, int, torch.device]:
 
 
 def _plot(out: Path) -> None:
-    from siamese.training.state import read_metrics
-
-    try:
-        from siamese.evaluation.plots import plot_learning_curves
-    except ImportError:
-        return
     plot_learning_curves(read_metrics(out), out / "curves.png")
 
 

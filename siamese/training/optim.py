@@ -56,8 +56,12 @@ def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimi
     raise ValueError(f"Unknown optimizer {config.name!r}; choose from {', '.join(OPTIMIZERS)}.")
 
 
-def apply_schedule(optimizer: torch.optim.Optimizer, config: OptimConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
-    """Set every group's learning rate (and momentum) for ``step``; return the first group's lr."""
+def apply_schedule(optimizer: torch.optim.Optimizer, config: OptimConfig, step: int, progress: float, steps_per_epoch: int) -> float:
+    """Set every group's learning rate (and momentum) for ``step``; return the first group's lr.
+
+    ``progress`` (0 to 1) is how far the run is: the step over the total steps, or the elapsed
+    fraction of a time budget, whichever is further.
+    """
     for group in optimizer.param_groups:
         if config.name == "koch-sgd":
             epoch = step / max(steps_per_epoch, 1)
@@ -66,7 +70,7 @@ def apply_schedule(optimizer: torch.optim.Optimizer, config: OptimConfig, step: 
             group["momentum"] = 0.5 + (group["final_momentum"] - 0.5) * rise
         else:
             warm = min((step + 1) / max(config.warmup_steps, 1), 1.0)
-            progress = min(step / max(total_steps, 1), 1.0)
+            progress = min(progress, 1.0)
             group["lr"] = group["base_lr"] * warm * 0.5 * (1.0 + math.cos(math.pi * progress))
     return optimizer.param_groups[0]["lr"]
 

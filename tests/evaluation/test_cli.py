@@ -1,0 +1,77 @@
+"""The evaluation command line: JSON on stdout, one-line errors with exit code 2, figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import siamese
+from siamese.evaluate import main
+from siamese.evaluation import plot_learning_curves
+
+REPO = Path(__file__).resolve().parents[2]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("untrained-compact")
+    siamese.build_model("compact").save_pretrained(folder)
+    return folder
+
+
+def test_lake_runs_json(model_dir, capsys):
+    assert main(["lake-runs", "--model", str(model_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"mode", "model", "accuracy", "n_trials", "per_run"} <= set(result)
+    assert result["mode"] == "lake-runs" and result["n_trials"] == 400
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert len(result["per_run"]) == 20
+
+
+def test_missing_model_is_a_one_line_error(tmp_path, capsys):
+    assert main(["lake-runs", "--model", str(tmp_path / "missing"), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("error:")
+    assert "Traceback" not in captured.err
+
+
+def test_impossible_trials_are_a_one_line_error(model_dir, capsys):
+    assert main(["oneshot", "--model", str(model_dir), "--split", "validation", "--way", "500"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_plot_writes_a_png_and_the_table_is_readable(model_dir, tmp_path, capsys):
+    figure = tmp_path / "figures" / "pairs.png"
+    assert main(["verification", "--model", str(model_dir), "--pairs", "40", "--plot", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == PNG_MAGIC
+    table = capsys.readouterr().out
+    assert "roc_auc" in table and "accuracy" in table and not table.lstrip().startswith("{")
+
+
+def test_plot_learning_curves_writes_a_png(tmp_path):
+    metrics = [{"step": s, "train_loss": 1.0 / s} for s in range(1, 50)]
+    metrics += [{"step": 25, "val_loss": 0.5, "val_accuracy": 0.6}, {"step": 49, "val_loss": 0.4, "val_accuracy": 0.7}]
+    metrics += [{"step": 50, "val_loss": 0.35}]  # a row without accuracy
+    path = plot_learning_curves(metrics, tmp_path / "curves.png")
+    assert Path(path).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_script_wrapper_runs_from_anywhere(tmp_path):
+    script = REPO / "scripts" / "evaluate.py"
+    completed = subprocess.run(
+        [sys.executable, str(script), "lake-runs", "--model", str(tmp_path / "missing"), "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout == "" and len(completed.stderr.strip().splitlines()) == 1
