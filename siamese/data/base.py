@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -65,8 +69,35 @@ class ImageSet:
         )
 
 
-def to_tensor(images: list[Image.Image], config: PreprocessConfig, desc: str = "preprocessing") -> torch.Tensor:
-    """Run the shared preprocessing over a list once: ``[N, C, H, W]`` uint8 (0-255) to save memory."""
+def to_tensor(
+    images: list[Image.Image], config: PreprocessConfig, desc: str = "preprocessing", cache_dir: Path | None = None
+) -> torch.Tensor:
+    """Run the shared preprocessing over a list once: ``[N, C, H, W]`` uint8 (0-255) to save memory.
+
+    With ``cache_dir`` the result is kept on disk under a fingerprint of the pixels and the config,
+    so repeated runs (and resumed ones) skip the work; any change to either makes a new entry.
+    """
+    if cache_dir is None:
+        return _preprocess_all(images, config, desc)
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    for image in images:
+        digest.update(f"{image.mode}{image.size}".encode())
+        digest.update(image.tobytes())
+    path = Path(cache_dir) / f"{digest.hexdigest()[:24]}.pt"
+    if path.is_file():
+        try:
+            return torch.load(path, weights_only=True)
+        except (OSError, RuntimeError, EOFError):
+            path.unlink(missing_ok=True)  # a cut-short entry: rebuild it
+    tensor = _preprocess_all(images, config, desc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(tensor, partial)
+    os.replace(partial, path)
+    return tensor
+
+
+def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: str) -> torch.Tensor:
     out = torch.empty((len(images), config.channels, config.size, config.size), dtype=torch.uint8)
     for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=len(images) < 2000)):
         out[i] = (preprocess(image, config) * 255.0).round().to(torch.uint8)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from siamese.data import ImageSet, PairSampler, to_tensor
 from siamese.evaluation import evaluate_oneshot, evaluate_verification, model_scorer
+from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
 from siamese.losses import LOSSES, bce_loss, contrastive_loss
 from siamese.models import SiameseNet, build_model
@@ -96,7 +97,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # --- data: preprocess once through the shared path, keep as uint8 in memory -------------
     model = build_model(config.arch, **config.model_args)
     train_set, val_set = load_train_val(config.data, config.seed)
-    train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images")
+    train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
     if config.batch_size % world:
@@ -264,6 +265,8 @@ def _setup_distributed(requested: str) -> tuple[int, int, torch.device]:
     """Rank, world size and device; starts the process group when launched by torchrun."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
     if "RANK" not in os.environ:
         return 0, 1, torch.device(requested)
     backend = "nccl" if requested.startswith("cuda") else "gloo"
