@@ -110,4 +110,48 @@ def test_gradients_reach_a_model_through_both_losses() -> None:
 
 
 def test_known_losses() -> None:
-    assert set(LOSSES) == {"bce", "contrastive"}
+    assert set(LOSSES) == {"bce", "contrastive", "prototypical"}
+
+
+def test_prototypical_objective_matches_hand_computation() -> None:
+    """Orthogonal unit prototypes and queries on them: the head's logits are scale - bias on the
+    diagonal and bias elsewhere, so both terms have closed forms."""
+    from siamese.losses import prototypical_objective
+    from siamese.models import CompactNet
+
+    model = CompactNet(embedding_dim=4)  # head: 10 * cos - 5
+    n_way = 4
+    support = torch.eye(n_way)[:, None, :]  # [4, 1, 4]
+    query = torch.eye(n_way)[:, None, :].repeat(1, 2, 1)  # [4, 2, 4]
+    loss = prototypical_objective(model, support, query)
+    ce = math.log(1 + (n_way - 1) * math.exp(-10.0))
+    # BCE with pos_weight n_way - 1: positives (logit 5) weighted 3, negatives (logit -5) weight 1, over 4*2*4 entries.
+    positives = 8 * (n_way - 1) * math.log(1 + math.exp(-5.0))
+    negatives = 24 * math.log(1 + math.exp(-5.0))
+    assert loss.item() == pytest.approx(ce + (positives + negatives) / 32, rel=1e-5)
+
+
+def test_prototypical_objective_prefers_queries_near_their_prototype() -> None:
+    from siamese.losses import prototypical_objective
+    from siamese.models import CompactNet
+
+    model = CompactNet(embedding_dim=8)
+    support = torch.nn.functional.normalize(torch.randn(5, 1, 8), dim=-1)
+    near = prototypical_objective(model, support, support.repeat(1, 3, 1))
+    far = prototypical_objective(model, support, support.roll(1, dims=0).repeat(1, 3, 1))
+    assert near.item() < far.item()
+
+
+def test_contrastive_pair_objective_trains_the_head_only_through_detached_features() -> None:
+    from siamese.losses import pair_objective
+    from siamese.models import CompactNet
+
+    model = CompactNet(embedding_dim=8)
+    a = torch.nn.functional.normalize(torch.randn(6, 8), dim=1).requires_grad_()
+    b = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    same = torch.tensor([1.0, 0, 1, 0, 1, 0])
+    loss = pair_objective(model, a, b, same, "contrastive", margin=1.0)
+    loss.backward()
+    expected_grad = torch.autograd.grad(contrastive_loss(torch.linalg.vector_norm(a - b, dim=1), same, 1.0), a)[0]
+    assert torch.allclose(a.grad, expected_grad, atol=1e-6)
+    assert model.scale.grad is not None and model.bias.grad is not None

@@ -55,15 +55,13 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         """Logits of *same* for aligned feature rows ``[N, D]`` -> ``[N]``."""
         raise NotImplementedError
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, detach_head: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Aligned pairs of model inputs -> (logits of *same* ``[N]``, feature distance ``[N]``).
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One twin: model inputs ``[N, C, H, W]`` -> features ``[N, D]``.
 
-        ``detach_head`` feeds the head detached features, so a loss on the logits trains the head
-        alone (used to calibrate P(same) while a contrastive loss trains the features).
+        Training runs both sides of a pair (or a whole episode) through one call, concatenated,
+        and scores them with the head afterwards; see :mod:`siamese.losses`.
         """
-        a, b = self.features(x1), self.features(x2)
-        head_a, head_b = (a.detach(), b.detach()) if detach_head else (a, b)
-        return self.pair_logits(head_a, head_b), self.distance(a, b)
+        return self.features(x)
 
     @property
     def device(self) -> torch.device:

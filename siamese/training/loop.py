@@ -29,11 +29,11 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from siamese.data import ImageSet, PairSampler, to_tensor
+from siamese.data import EpisodeSampler, ImageSet, PairSampler, to_tensor
 from siamese.evaluation import evaluate_oneshot, evaluate_verification, model_scorer
 from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
-from siamese.losses import LOSSES, bce_loss, contrastive_loss
+from siamese.losses import LOSSES, pair_objective, prototypical_objective
 from siamese.models import SiameseNet, build_model
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
 from siamese.evaluation.plots import plot_learning_curves
@@ -59,13 +59,16 @@ class TrainConfig:
     data: str = "omniglot"  # omniglot | mnist | att_faces | folder:PATH
     arch: str = "compact"  # compact | koch
     model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments, e.g. {"input_size": 64}
-    loss: str = "bce"  # bce | contrastive
+    loss: str = "bce"  # bce | contrastive | prototypical (episodes)
     margin: float = 1.0  # contrastive loss margin
+    episode_way: int = 20  # prototypical: classes per episode
+    episode_shot: int = 1  # prototypical: support images per class
+    episode_query: int = 5  # prototypical: query images per class
     optimizer: str = "adamw"  # koch-sgd | adam | adamw
     lr: float = 1e-3
     weight_decay: float = 1e-4
     momentum: float = 0.9
-    batch_size: int = 128  # pairs per step, over all processes
+    batch_size: int = 128  # pairs per step, over all processes (pair losses)
     steps: int = 2000
     epochs: float = 0.0  # if > 0, overrides steps: one epoch = (training images / batch size) steps
     within_alphabet: bool = True  # negatives from the same alphabet (harder, like the test trials)
@@ -102,8 +105,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must divide evenly over {world} processes.")
-    batches = PairBatches(train_images, PairSampler(train_set, config.batch_size, config.seed, config.within_alphabet),
-                          config.augment, rank, world, config.seed)  # fmt: skip
+    if config.loss == "prototypical":
+        sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed, config.within_alphabet)
+    else:
+        sampler = PairSampler(train_set, config.batch_size, config.seed, config.within_alphabet)
+    batches = TrainingBatches(train_images, sampler, config.augment, rank, world, config.seed)
     validation = Validation(val_set, config.val_trials_per_alphabet, config.seed)
 
     # --- model and optimiser, then resume if a state exists ---------------------------------
@@ -152,7 +158,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=not main_process, dynamic_ncols=True)
     started, running = time.time(), []
     model.train()
-    for step, (x1, x2, same) in enumerate(loader, start=start_step):
+    for step, (images, targets) in enumerate(loader, start=start_step):
         spent = _time_spent(started, config.max_minutes, world)  # fraction of --max-minutes used (0 without it)
         if spent >= 1.0:
             if step % config.eval_every:
@@ -163,10 +169,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
             total_steps = step
             break
         lr = apply_schedule(optimizer, optim_config, step, max(step / total_steps, spent), steps_per_epoch)
-        x1, x2, same = (t.to(device, non_blocking=True) for t in (x1, x2, same))
+        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         with autocast:
-            logits, distance = net(x1, x2, detach_head=config.loss == "contrastive")
-            loss = pair_loss(config, logits.float(), distance.float(), same)
+            features = net(images).float()  # one forward pass over every image of the batch
+        loss = objective(config, model, features, targets)
         if not torch.isfinite(loss):
             raise TrainingError(f"The loss became {loss.item()} at step {step}; the last good checkpoint in {out} is kept. "
                                 "Try a lower learning rate.")  # fmt: skip
@@ -199,36 +205,53 @@ def train(config: TrainConfig) -> dict[str, Any]:
     return summary
 
 
-def pair_loss(config: TrainConfig, logits: torch.Tensor, distance: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
-    """BCE on the head; or contrastive on the distance plus BCE that calibrates the head alone."""
-    if config.loss == "bce":
-        return bce_loss(logits, same)
-    return contrastive_loss(distance, same, config.margin) + bce_loss(logits, same)
+def objective(config: TrainConfig, model: SiameseNet, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The loss of one batch from the features of all its images (see :class:`TrainingBatches`)."""
+    if config.loss == "prototypical":
+        n_support = targets.shape[0] * targets.shape[1]
+        support = features[:n_support].reshape(*targets.shape[:2], -1)
+        query = features[n_support:].reshape(targets.shape[0], -1, features.shape[1])
+        return prototypical_objective(model, support, query)
+    left, right = features.chunk(2)
+    return pair_objective(model, left, right, targets, config.loss, config.margin)
 
 
-class PairBatches(torch.utils.data.Dataset):
-    """Item ``s`` is this process's share of training batch ``s``: augmented left and right images
-    and the same-labels. Seeded by ``(seed, s)`` alone, so any worker can build any step."""
+class TrainingBatches(torch.utils.data.Dataset):
+    """Item ``s`` is this process's share of training batch ``s``, as ``(images, targets)``.
 
-    def __init__(self, images: torch.Tensor, sampler: PairSampler, augment: bool, rank: int, world: int, seed: int) -> None:
+    - Pairs: ``images`` is the left images then the right ones, ``targets`` the same-labels.
+    - Episodes: ``images`` is the support ``[n_way * k_shot]`` then the queries, ``targets`` the
+      support's class index ``[n_way, k_shot]``; each process draws its own episode.
+
+    Seeded by ``(seed, s)`` alone (augmentation included), so any worker can build any step and a
+    resumed run sees exactly the batches the interrupted one would have.
+    """
+
+    def __init__(self, images: torch.Tensor, sampler: PairSampler | EpisodeSampler, augment: bool, rank: int, world: int, seed: int) -> None:
         self.images, self.sampler, self.rank, self.world, self.seed = images, sampler, rank, world, seed
         self.augment = koch_affine(images.shape[-1]) if augment else None
 
     def __len__(self) -> int:
         return 2**62
 
-    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        left, right, same = self.sampler.batch(step)
-        part = slice(self.rank, None, self.world)
-        x1, x2 = self._load(left[part], step, 0), self._load(right[part], step, 1)
-        return x1, x2, torch.from_numpy(same[part])
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(self.sampler, EpisodeSampler):
+            episode = self.sampler.episode(step * self.world + self.rank)
+            index = np.concatenate([episode.support.ravel(), episode.query.ravel()])
+            targets = torch.arange(len(episode.support))[:, None].expand(episode.support.shape).contiguous()
+        else:
+            left, right, same = self.sampler.batch(step)
+            part = slice(self.rank, None, self.world)
+            index = np.concatenate([left[part], right[part]])
+            targets = torch.from_numpy(same[part])
+        return self._load(index, step), targets
 
-    def _load(self, index: np.ndarray, step: int, side: int) -> torch.Tensor:
+    def _load(self, index: np.ndarray, step: int) -> torch.Tensor:
         batch = self.images[torch.from_numpy(index)].float().div_(255.0)
         if self.augment is None:
             return batch
         generator_state = torch.get_rng_state()
-        torch.manual_seed(int(np.random.default_rng([self.seed, step, side, self.rank]).integers(2**62)))
+        torch.manual_seed(int(np.random.default_rng([self.seed, step, self.rank]).integers(2**62)))
         try:
             return torch.stack([self.augment(image) for image in batch])
         finally:

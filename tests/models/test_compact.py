@@ -42,8 +42,9 @@ def test_default_configuration(compact: CompactNet) -> None:
 def test_output_shapes(compact: CompactNet) -> None:
     x1, x2 = torch.rand(6, 1, 56, 56), torch.rand(6, 1, 56, 56)
     with torch.no_grad():
-        features = compact.features(x1)
-        logits, distance = compact(x1, x2)
+        features = compact(x1)
+        logits = compact.pair_logits(features, compact(x2))
+        distance = compact.distance(features, compact(x2))
     assert features.shape == (6, 128)
     assert logits.shape == (6,) and distance.shape == (6,)
     assert torch.isfinite(logits).all() and torch.isfinite(distance).all()
