@@ -35,6 +35,7 @@ from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
 from siamese.losses import LOSSES, pair_objective, prototypical_objective
 from siamese.models import SiameseNet, build_model
+from siamese.training.card import write_model_card
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
 from siamese.evaluation.plots import plot_learning_curves
 from siamese.training.state import (
@@ -67,7 +68,9 @@ class TrainConfig:
     optimizer: str = "adamw"  # koch-sgd | adam | adamw
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    momentum: float = 0.9
+    momentum: float = 0.9  # koch-sgd: final momentum (rises from 0.5); ignored by adam/adamw
+    layer_lrs: str = ""  # koch-sgd: comma-separated learning rate per layer (Koch: eta_j), e.g. "0.01,0.01,0.01,0.01,0.01,0.01"
+    layer_momenta: str = ""  # koch-sgd: comma-separated final momentum per layer (Koch: mu_j)
     batch_size: int = 128  # pairs per step, over all processes (pair losses)
     steps: int = 2000
     epochs: float = 0.0  # if > 0, overrides steps: one epoch = (training images / batch size) steps
@@ -85,7 +88,15 @@ class TrainConfig:
     max_minutes: float = 0.0  # if > 0, a time budget: the schedule follows the clock and the run stops cleanly
 
     def optim(self) -> OptimConfig:
-        return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum)
+        return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum,
+                           layer_lrs=_floats(self.layer_lrs), layer_momenta=_floats(self.layer_momenta))  # fmt: skip
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as error:
+        raise ValueError(f"Expected comma-separated numbers, got {text!r}.") from error
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -137,8 +148,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             raise TrainingError(f"The weights became NaN or infinite by step {step}; the last good checkpoint in {out} is kept. "
                                 "Try a lower learning rate.")  # fmt: skip
         if main_process:
-            save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                             "best": best, "rng": rng_state(), "config": json.dumps(asdict(config))})  # fmt: skip
+            save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
+                             "rng": rng_state(), "elapsed": time.time() - started, "config": json.dumps(asdict(config))})  # fmt: skip
 
     def validate(step: int) -> None:
         nonlocal best
@@ -156,7 +167,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start_step, total_steps),
                                          num_workers=config.workers, pin_memory=device.type == "cuda")  # fmt: skip
     progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=not main_process, dynamic_ncols=True)
-    started, running = time.time(), []
+    started, running = time.time() - (state["elapsed"] if state else 0.0), []  # training time counts across resumes
     model.train()
     for step, (images, targets) in enumerate(loader, start=start_step):
         spent = _time_spent(started, config.max_minutes, world)  # fraction of --max-minutes used (0 without it)
@@ -196,9 +207,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
             dist.barrier()
     progress.close()
 
-    summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out)}
+    summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out),
+               "wall_minutes": (time.time() - started) / 60.0}  # fmt: skip
     if main_process:
-        _plot(out)
+        plot_learning_curves(read_metrics(out), out / "curves.png")
+        if (out / "best").is_dir():
+            write_model_card(out / "best", asdict(config), summary, out / "curves.png")
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if world > 1:
         dist.destroy_process_group()
@@ -300,10 +314,6 @@ def _setup_distributed(requested: str) -> tuple[int, int, torch.device]:
         torch.cuda.set_device(local)
         return rank, world, torch.device("cuda", local)
     return rank, world, torch.device("cpu")
-
-
-def _plot(out: Path) -> None:
-    plot_learning_curves(read_metrics(out), out / "curves.png")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,7 @@ def test_short_run_lowers_loss_and_beats_chance(tmp_path: Path) -> None:
     assert (tmp_path / "curves.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_kill_then_resume_gives_identical_weights(tmp_path: Path) -> None:
     steps = 30
     reference = _train_cli(tmp_path / "straight", steps)
@@ -71,6 +72,7 @@ def test_kill_then_resume_gives_identical_weights(tmp_path: Path) -> None:
     assert strip(read_metrics(tmp_path / "straight")) == strip(read_metrics(interrupted))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_cpu(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            str(ROOT / "scripts" / "train.py"), *QUICK, "--steps", "10", "--device", "cpu", "--out-dir", str(tmp_path)]  # fmt: skip
