@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from siamese.models import CheckpointError, SiameseNet, model_kwargs_from_config, read_config
+from siamese.models.base import fetch_from_hub
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 #: The bundled default model, used when ``load_model()`` is called without a source.
@@ -26,23 +27,15 @@ def load_model(source: str | Path | None = None, *, device: str = "cpu", revisio
         config = read_config(folder)
     elif _looks_like_path(str(source)):
         raise CheckpointError(f"No checkpoint folder at {source}.")
-    else:
-        config = read_config(Path(_download_config(str(source), revision)).parent)
+    else:  # a Hub repo: both files land in one snapshot folder of the local cache
+        folder = Path(fetch_from_hub(str(source), "config.json", revision=revision)).parent
+        fetch_from_hub(str(source), "model.safetensors", revision=revision)
+        config = read_config(folder)
     cls, kwargs = model_kwargs_from_config(config)
-    model = cls.from_pretrained(str(source), revision=revision, map_location=device, **kwargs)
+    model = cls.from_pretrained(str(folder), map_location=device, **kwargs)
     return model.to(device).eval()
 
 
 def _looks_like_path(source: str) -> bool:
     """Anything but ``name`` or ``owner/name`` is meant as a folder."""
     return source.startswith(".") or _REPO_ID.fullmatch(source) is None
-
-
-def _download_config(repo_id: str, revision: str | None) -> str:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    try:
-        return hf_hub_download(repo_id=repo_id, filename="config.json", revision=revision)
-    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
-        raise CheckpointError(f"Could not fetch config.json of {repo_id!r} from the Hub: {error}") from error

@@ -121,7 +121,6 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         **model_kwargs: Any,
     ) -> "SiameseNet":
         """Safetensors only, strict: a checkpoint that does not fit the model is an error."""
-        from huggingface_hub import hf_hub_download
         from safetensors.torch import load_model as load_safetensors
 
         try:
@@ -133,9 +132,9 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
             if not os.path.isfile(weights):
                 raise CheckpointError(f"{model_id} has no model.safetensors (only safetensors weights are loaded).")
         else:
-            weights = hf_hub_download(
-                repo_id=model_id,
-                filename="model.safetensors",
+            weights = fetch_from_hub(
+                model_id,
+                "model.safetensors",
                 revision=revision,
                 cache_dir=cache_dir,
                 force_download=force_download,
@@ -147,6 +146,17 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         except Exception as error:  # safetensors raises several types for corrupt or mismatched files
             raise CheckpointError(f"The weights in {weights} do not fit a {cls.__name__} of this config: {error}") from error
         return model.eval()
+
+
+def fetch_from_hub(repo_id: str, filename: str, **kwargs: Any) -> str:
+    """Download one file of a Hub repo (or take it from the cache); failures become CheckpointError."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return hf_hub_download(repo_id=repo_id, filename=filename, **kwargs)
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:
+        raise CheckpointError(f"Could not fetch {filename} of {repo_id!r} from the Hugging Face Hub: {error}") from error
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
