@@ -41,12 +41,12 @@ def test_short_run_lowers_loss_and_beats_chance(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_then_resume_gives_identical_weights(tmp_path: Path) -> None:
-    steps = 30
-    reference = _train_cli(tmp_path / "straight", steps)
+    steps = 150  # long enough that the poll below catches the run between two checkpoints
+    reference = _train_cli(tmp_path / "straight", steps, "--eval-every", "50")
     assert reference.wait(timeout=300) == 0, reference.stdout.read()
 
     interrupted = tmp_path / "killed"
-    process = _train_cli(interrupted, steps)
+    process = _train_cli(interrupted, steps, "--eval-every", "50")
     deadline = time.time() + 240
     while time.time() < deadline:  # kill -9 once a checkpoint exists and training went past it
         state = load_state(interrupted) if (interrupted / "state.pt").exists() else None
@@ -58,7 +58,7 @@ def test_kill_then_resume_gives_identical_weights(tmp_path: Path) -> None:
     killed_at = load_state(interrupted)["step"]
     assert 10 <= killed_at < steps, "the run finished before it could be killed"
 
-    resumed = _train_cli(interrupted, steps)
+    resumed = _train_cli(interrupted, steps, "--eval-every", "50")
     output, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, output
     assert f"resuming {interrupted} at step {killed_at}" in output
