@@ -34,5 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, CheckpointError, TrainingError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; run the same command again to resume from the last checkpoint in {config.out_dir}", file=sys.stderr)
+        return 130
     print(json.dumps(summary))
     return 0
