@@ -130,6 +130,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     start_step, best = 0, {"val_accuracy": -1.0, "step": 0}
     state = load_state(out)
     if state is not None:
+        _check_same_run(json.loads(state["config"]), asdict(config), out)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
@@ -286,6 +287,18 @@ class Validation:
         oneshot = evaluate_oneshot(scorer, self.data, self.n_way, trials_per_group=self.trials_per_group, seed=self.seed + 1)
         pairs = evaluate_verification(scorer, self.data, n_pairs=512, seed=self.seed + 2)
         return {"val_loss": pairs["log_loss"], "val_accuracy": oneshot["accuracy"], "val_auc": pairs["roc_auc"]}
+
+
+#: Settings that define what a run learns; resuming with other values would mix two runs.
+_RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "optimizer", "batch_size", "episode_way", "episode_shot",
+                 "episode_query", "within_alphabet", "augment", "seed")  # fmt: skip
+
+
+def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -> None:
+    changed = [f"--{k.replace('_', '-')} {saved.get(k)!r} -> {current[k]!r}" for k in _RUN_IDENTITY if saved.get(k) != current[k]]
+    if changed:
+        raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
+                         "resume it with its own settings or choose another --out-dir.")  # fmt: skip
 
 
 def _time_spent(started: float, max_minutes: float, world: int) -> float:

@@ -90,3 +90,11 @@ def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path: Path) -> Non
         train(config)
     state = load_state(tmp_path)
     assert state is not None and all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
+    base = dict(model_args=SMALL, batch_size=16, eval_every=1000, checkpoint_every=1, val_trials_per_alphabet=1, out_dir=str(tmp_path))
+    train(TrainConfig(steps=2, **base))
+    with pytest.raises(ValueError, match="--loss 'bce' -> 'contrastive'"):
+        train(TrainConfig(steps=4, loss="contrastive", **base))
+    assert load_state(tmp_path)["step"] == 2  # the saved run is untouched
