@@ -32,7 +32,6 @@ class _ClassIndex:
         class_group[data.labels] = data.groups
         self.class_group = class_group
         self.group_classes = [self.classes[class_group[self.classes] == g] for g in range(len(data.group_names))]
-        self.drawers = data.drawers
 
 
 class PairSampler:
@@ -118,6 +117,7 @@ class TrialSampler:
         self.allowed = allowed
         self.index = _ClassIndex(data, min_images=k_shot + 1)
         pools = self.index.group_classes if within_group else [self.index.classes]
+        pools = [np.array([c for c in pool if len(self._images(c)) > k_shot], dtype=np.int64) for pool in pools]
         self.pools = [p for p in pools if len(p) >= n_way]
         if not self.pools:
             raise ValueError(f"No {'group' if within_group else 'set'} has {n_way} classes with {k_shot + 1}+ images for {n_way}-way trials.")

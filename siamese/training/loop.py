@@ -73,7 +73,7 @@ class TrainConfig:
     layer_momenta: str = ""  # koch-sgd: comma-separated final momentum per layer (Koch: mu_j)
     batch_size: int = 128  # pairs per step, over all processes (pair losses)
     steps: int = 2000
-    epochs: float = 0.0  # if > 0, overrides steps: one epoch = (training images / batch size) steps
+    epochs: float = 0.0  # if > 0, overrides steps: one epoch = training images / (pairs or episode images) per step
     within_alphabet: bool = True  # negatives from the same alphabet (harder, like the test trials)
     augment: bool = True  # Koch's affine distortions
     eval_every: int = 250
@@ -112,14 +112,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model = build_model(config.arch, **config.model_args)
     train_set, val_set = load_train_val(config.data, config.seed)
     train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
-    total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
-    if config.batch_size % world:
-        raise ValueError(f"batch_size {config.batch_size} must divide evenly over {world} processes.")
     if config.loss == "prototypical":
         sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed, config.within_alphabet)
+        batch = config.episode_way * (config.episode_shot + config.episode_query) * world
     else:
+        if config.batch_size % world:
+            raise ValueError(f"batch_size {config.batch_size} must divide evenly over {world} processes.")
         sampler = PairSampler(train_set, config.batch_size, config.seed, config.within_alphabet)
+        batch = config.batch_size
+    steps_per_epoch = max(1, len(train_set) // batch)
+    total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
     batches = TrainingBatches(train_images, sampler, config.augment, rank, world, config.seed)
     validation = Validation(val_set, config.val_trials_per_alphabet, config.seed)
 
