@@ -19,6 +19,7 @@ from typing import Any
 
 from siamese.data import DataError, ImageSet, PairSampler, load_lake_runs, load_omniglot
 from siamese.data.omniglot import RUN_DRAWERS
+from siamese.data.splits import load_train_val
 from siamese.evaluation import (
     Scorer,
     evaluate_lake_runs,
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     modes.add_parser("lake-runs", parents=[common, baseline, plot], help="Lake's 20 official one-shot runs")
 
     oneshot = modes.add_parser("oneshot", parents=[common, baseline], help="sampled N-way k-shot Omniglot trials")
+    oneshot.add_argument("--data", default="omniglot", metavar="SPEC",
+                         help="omniglot (default; see --split), or mnist, att_faces, folder:PATH: their held-out classes")  # fmt: skip
     oneshot.add_argument("--split", default="test", choices=["test", "validation", "train", "evaluation"])
     oneshot.add_argument("--way", type=_positive, default=20, help="classes per trial (default: 20)")
     oneshot.add_argument("--shot", type=_positive, default=1, help="support images per class (default: 1)")
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     oneshot.add_argument("--across-alphabets", action="store_true", help="draw a trial's classes from all alphabets")
 
     verification = modes.add_parser("verification", parents=[common, plot], help="same/different validation pairs")
+    verification.add_argument("--data", default="omniglot", metavar="SPEC",
+                              help="omniglot (validation alphabets; default), or mnist, att_faces, folder:PATH: their held-out classes")  # fmt: skip
     verification.add_argument("--pairs", type=_positive, default=1000, help="pairs, half same (default: 1000)")
     verification.add_argument("--across-alphabets", action="store_true", help="different pairs from any two alphabets")
 
@@ -117,15 +122,21 @@ def _lake_runs(scorer: Scorer, baseline: Scorer | None, plot: str | None) -> dic
     return result
 
 
+def _held_out(spec: str, seed: int) -> ImageSet:
+    """The classes a model trained with ``--data spec`` never saw (the validation side of its split)."""
+    return load_train_val(spec, seed)[1]
+
+
 def _oneshot(scorer: Scorer, baseline: Scorer | None, args: argparse.Namespace) -> dict[str, Any]:
-    data = load_omniglot(args.split)
+    omniglot = args.data == "omniglot"
+    data = load_omniglot(args.split) if omniglot else _held_out(args.data, args.seed)
     settings = dict(
         n_way=args.way,
         k_shot=args.shot,
         trials_per_group=args.trials_per_alphabet,
         seed=args.seed,
         within_group=not args.across_alphabets,
-        drawers=FRESH_DRAWERS if args.split == "test" else None,
+        drawers=FRESH_DRAWERS if omniglot and args.split == "test" else None,
     )
     result = evaluate_oneshot(scorer, data, **settings)
     if baseline is not None:
@@ -134,7 +145,7 @@ def _oneshot(scorer: Scorer, baseline: Scorer | None, args: argparse.Namespace) 
 
 
 def _verification(scorer: Scorer, args: argparse.Namespace) -> dict[str, Any]:
-    data = load_omniglot("validation")
+    data = load_omniglot("validation") if args.data == "omniglot" else _held_out(args.data, args.seed)
     within_group = not args.across_alphabets
     result = evaluate_verification(scorer, data, n_pairs=args.pairs, seed=args.seed, within_group=within_group)
     if args.plot:

@@ -75,3 +75,23 @@ def test_script_wrapper_runs_from_anywhere(tmp_path):
     )
     assert completed.returncode == 2, completed.stderr
     assert completed.stdout == "" and len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_oneshot_and_verification_on_a_folder_of_classes(model_dir, tmp_path, capsys):
+    """Any root/<class>/<image> folder is evaluated on the classes its training split held out."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    root = tmp_path / "symbols"
+    for c in range(10):
+        (root / f"symbol{c}").mkdir(parents=True)
+        for i in range(4):
+            image = Image.new("L", (64, 64), 255)
+            ImageDraw.Draw(image).line([(8 + 4 * c, 8), (56 - 4 * i, 56)], fill=0, width=5)
+            image.save(root / f"symbol{c}" / f"{i}.png")
+    assert main(["oneshot", "--model", str(model_dir), "--data", f"folder:{root}", "--way", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_trials"] == 40 and 0.0 <= result["accuracy"] <= 1.0
+    assert main(["verification", "--model", str(model_dir), "--data", f"folder:{root}", "--pairs", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_pairs"] == 20
+    assert np.isfinite(result["accuracy"])
