@@ -1,34 +1,19 @@
 """Koch et al. (2015), section 4.4: one-shot MNIST with a model that never saw a digit.
 
 Each 10-way trial shows one image of every digit and asks which digit a new image is. The paper
-reports 70.3% for its Omniglot-trained network and 26.5% for 1-nearest-neighbour on pixels.
+reports 70.3% for its Omniglot-trained network and 26.5% for 1-nearest-neighbour on pixels. The
+trials are ordinary N-way one-shot trials over the ten digits, drawn and scored by
+:func:`~siamese.evaluation.oneshot.evaluate_oneshot`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from tqdm import tqdm
-
 from siamese.data import ImageSet
-from siamese.evaluation.oneshot import choose
-from siamese.evaluation.scorers import Scorer, as_scorer, pixel_nearest_neighbour_scorer, prefetch
+from siamese.evaluation.oneshot import evaluate_oneshot
+from siamese.evaluation.scorers import Scorer, pixel_nearest_neighbour_scorer
 from siamese.models import SiameseNet
 
 PAPER = {"siamese": 0.703, "pixel_1nn": 0.265}
-
-
-def mnist_trial(labels: np.ndarray, seed: int, t: int) -> tuple[np.ndarray, int, int]:
-    """Trial ``t``: one support image index per class (in class order), the query index and its class.
-
-    Seeded by ``(seed, t)`` like the samplers, so any trial can be redrawn on its own.
-    """
-    rng = np.random.default_rng([seed, t])
-    classes = np.unique(labels)
-    support = np.array([rng.choice(np.flatnonzero(labels == c)) for c in classes])
-    answer = int(rng.integers(len(classes)))
-    others = np.flatnonzero(labels == classes[answer])
-    query = int(rng.choice(others[others != support[answer]]))
-    return support, query, answer
 
 
 def evaluate_mnist_transfer(
@@ -48,18 +33,11 @@ def evaluate_mnist_transfer(
         from siamese.data.mnist import load_mnist
 
         data = load_mnist("test")
-    trials = [mnist_trial(data.labels, seed, t) for t in range(n_trials)]
-    result = {"accuracy": _accuracy(as_scorer(scorer), data, trials), "n_trials": n_trials, "n_way": data.num_classes}
+    trials = dict(n_way=data.num_classes, k_shot=1, trials_per_group=n_trials, seed=seed, within_group=False)
+    oneshot = evaluate_oneshot(scorer, data, **trials)
+    result = {"accuracy": oneshot["accuracy"], "n_trials": oneshot["n_trials"], "n_way": data.num_classes}
     if baseline:
-        result["baseline_accuracy"] = _accuracy(pixel_nearest_neighbour_scorer(), data, trials)
+        result["baseline_accuracy"] = evaluate_oneshot(pixel_nearest_neighbour_scorer(), data, **trials)["accuracy"]
     result["paper"] = dict(PAPER)
     result["settings"] = {"data": data.name, "n_trials": n_trials, "seed": seed}
     return result
-
-
-def _accuracy(scorer: Scorer, data: ImageSet, trials: list[tuple[np.ndarray, int, int]]) -> float:
-    prefetch(scorer, [data.images[i] for i in np.unique([i for s, q, _ in trials for i in (q, *s)])])
-    correct = 0
-    for support, query, answer in tqdm(trials, desc="MNIST trials", leave=False, disable=None):
-        correct += choose(scorer, data.images[query], [data.images[i] for i in support]) == answer
-    return correct / max(len(trials), 1)

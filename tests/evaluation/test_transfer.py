@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from siamese.data import ImageSet
+from siamese.data import ImageSet, TrialSampler
 from siamese.data.mnist import load_mnist
 from siamese.evaluation import evaluate_mnist_transfer
-from siamese.evaluation.transfer import mnist_trial
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +33,15 @@ def test_random_scorer_is_at_chance(mnist_test):
 
 
 def test_trials_show_every_digit_once_and_a_new_query(mnist_test):
-    for t in range(50):
-        support, query, answer = mnist_trial(mnist_test.labels, seed=0, t=t)
-        assert list(mnist_test.labels[support]) == list(range(10))
-        assert mnist_test.labels[query] == answer and query != support[answer]
-    first, again = mnist_trial(mnist_test.labels, 7, 3), mnist_trial(mnist_test.labels, 7, 3)
-    assert np.array_equal(first[0], again[0]) and first[1:] == again[1:]
+    """The transfer trials are TrialSampler's 10-way one-shot trials over the ten digits."""
+    sampler = TrialSampler(mnist_test, n_way=10, trials_per_group=50, seed=0, within_group=False)
+    for trial in sampler:
+        support = trial.support[:, 0]
+        assert sorted(mnist_test.labels[support]) == list(range(10))
+        assert mnist_test.labels[trial.query] == mnist_test.labels[support[trial.answer]]
+        assert trial.query != support[trial.answer]
+    first, again = sampler.trial(3), sampler.trial(3)
+    assert (first.support == again.support).all() and (first.query, first.answer) == (again.query, again.answer)
 
 
 def test_pixel_baseline_is_reported_when_asked(mnist_test):
