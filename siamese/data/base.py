@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from siamese.transforms import PreprocessConfig, preprocess
+from siamese.transforms import PREPROCESS_VERSION, PreprocessConfig, preprocess
 
 
 class DataError(RuntimeError):
@@ -52,6 +52,25 @@ class ImageSet:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def with_rotated_classes(self, turns: tuple[int, ...] = (1, 2, 3)) -> "ImageSet":
+        """This set plus each class turned by ``90° x turn`` as a new class, in a new group.
+
+        A rotated character is a different character, so this multiplies the classes to learn
+        from (Vinyals et al., 2016) without touching the evaluation classes.
+        """
+        rotations = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+        images, labels, groups, drawers = list(self.images), [self.labels], [self.groups], [self.drawers]
+        class_names, group_names = list(self.class_names), list(self.group_names)
+        for turn in turns:
+            images += [image.transpose(rotations[turn]) for image in self.images]
+            labels.append(self.labels + len(class_names))
+            groups.append(self.groups + len(group_names))
+            drawers.append(self.drawers)
+            class_names += [f"{name} (rotated {90 * turn})" for name in self.class_names]
+            group_names += [f"{name} (rotated {90 * turn})" for name in self.group_names]
+        return ImageSet(images, np.concatenate(labels), class_names, np.concatenate(groups), group_names,
+                        np.concatenate(drawers), self.name, self.class_ids * (len(turns) + 1) if self.class_ids else [])  # fmt: skip
+
     def subset(self, mask: np.ndarray, name: str | None = None) -> "ImageSet":
         """The images where ``mask`` is true, with classes and groups renumbered densely."""
         index = np.flatnonzero(mask)
@@ -74,12 +93,13 @@ def to_tensor(
 ) -> torch.Tensor:
     """Run the shared preprocessing over a list once: ``[N, C, H, W]`` uint8 (0-255) to save memory.
 
-    With ``cache_dir`` the result is kept on disk under a fingerprint of the pixels and the config,
-    so repeated runs (and resumed ones) skip the work; any change to either makes a new entry.
+    With ``cache_dir`` the result is kept on disk under a fingerprint of the pixels, the config and
+    :data:`~siamese.transforms.PREPROCESS_VERSION`, so repeated runs (and resumed ones) skip the
+    work; any change to one of them makes a new entry.
     """
     if cache_dir is None:
         return _preprocess_all(images, config, desc)
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps({**config.to_dict(), "version": PREPROCESS_VERSION}, sort_keys=True).encode())
     for image in images:
         digest.update(f"{image.mode}{image.size}".encode())
         digest.update(image.tobytes())

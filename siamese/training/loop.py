@@ -76,6 +76,7 @@ class TrainConfig:
     epochs: float = 0.0  # if > 0, overrides steps: one epoch = training images / (pairs or episode images) per step
     within_alphabet: bool = True  # negatives from the same alphabet (harder, like the test trials)
     augment: bool = True  # Koch's affine distortions
+    rotated_classes: bool = False  # add each training class turned by 90/180/270 degrees as a new class
     eval_every: int = 250
     val_trials_per_alphabet: int = 20  # 20-way within-alphabet trials per validation alphabet
     checkpoint_every: int = 250
@@ -111,6 +112,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # --- data: preprocess once through the shared path, keep as uint8 in memory -------------
     model = build_model(config.arch, **config.model_args)
     train_set, val_set = load_train_val(config.data, config.seed)
+    if config.rotated_classes:
+        train_set = train_set.with_rotated_classes()
     train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
     if config.loss == "prototypical":
         sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed, config.within_alphabet)
