@@ -4,6 +4,7 @@
     python -m siamese.evaluate oneshot                    # Koch's protocol: fresh 20-way within-alphabet trials
     python -m siamese.evaluate verification --pairs 2000  # same/different pairs: accuracy, ROC AUC, ECE
     python -m siamese.evaluate mnist-transfer --baseline  # 10-way one-shot MNIST, and the pixel 1-NN baseline
+    python -m siamese.evaluate sketches                   # Lake's runs with the test items re-drawn as sketches
 
 Every mode takes ``--model SOURCE`` (a folder or a Hub repo id; default: the bundled model) and
 ``--json`` (exactly one JSON object on stdout; progress and messages go to stderr).
@@ -25,6 +26,7 @@ from siamese.evaluation import (
     evaluate_lake_runs,
     evaluate_mnist_transfer,
     evaluate_oneshot,
+    evaluate_sketch_styles,
     evaluate_verification,
     model_scorer,
     pixel_nearest_neighbour_scorer,
@@ -33,7 +35,7 @@ from siamese.evaluation import (
 from siamese.hub import load_model
 from siamese.models import CheckpointError
 
-MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer")
+MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches")
 #: Fresh test-split trials use the drawers that the official runs do not (9-20), so they are new images.
 FRESH_DRAWERS = tuple(d for d in range(1, 21) if d not in RUN_DRAWERS)
 
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     transfer = modes.add_parser("mnist-transfer", parents=[common, baseline], help="Koch's 10-way one-shot MNIST")
     transfer.add_argument("--trials", type=_positive, default=400, help="number of trials (default: 400)")
+    modes.add_parser("sketches", parents=[common], help="Lake's runs with the test items re-drawn as sketches")
     return parser
 
 
@@ -103,6 +106,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return _oneshot(scorer, baseline, args)
     if args.mode == "verification":
         return _verification(scorer, args)
+    if args.mode == "sketches":
+        accuracy = evaluate_sketch_styles(scorer)
+        return {"accuracy": accuracy["clean"], "per_style": accuracy}
     return evaluate_mnist_transfer(scorer, n_trials=args.trials, seed=args.seed, baseline=baseline is not None)
 
 
@@ -167,7 +173,7 @@ def format_table(result: dict[str, Any]) -> str:
         if key in ("mode", "model") or isinstance(value, dict):
             continue
         lines.append(f"  {key:<22} {_format(key, value)}")
-    for key in ("per_run", "per_group"):
+    for key in ("per_run", "per_group", "per_style"):
         if key in result:
             lines.append(f"  {key.replace('_', ' ')}:")
             lines += [f"    {name:<32} {100 * acc:5.1f}%" for name, acc in result[key].items()]

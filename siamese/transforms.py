@@ -23,6 +23,8 @@ from PIL import Image
 # Images larger than this (in pixels) are shrunk with a cheap box reduction before anything else,
 # so a 20,000 x 20,000 upload costs about as much as a 2,000 x 2,000 one.
 _MAX_WORKING_SIDE = 2048
+#: Raised whenever the output of :func:`preprocess` changes, so caches of preprocessed data rebuild.
+PREPROCESS_VERSION = 2
 
 
 class ImageInputError(ValueError):
@@ -65,7 +67,7 @@ def preprocess(image: Image.Image | np.ndarray, config: PreprocessConfig = Prepr
         array = _ink_array(pil)[None]
     tensor = torch.from_numpy(array)
     if config.kind == "ink" and config.fit_to_box:
-        tensor = _fit_to_box(tensor, config.margin)
+        tensor = _normalise_stroke_width(_fit_to_box(tensor, config.margin))
     return _resize(tensor, config.size)
 
 
@@ -74,6 +76,15 @@ def preprocess_batch(images: Sequence[Image.Image | np.ndarray], config: Preproc
     if len(images) == 0:
         raise ImageInputError("No images were given.")
     return torch.stack([preprocess(image, config) for image in images])
+
+
+def to_image(tensor: torch.Tensor, kind: str = "ink", scale: int = 3) -> Image.Image:
+    """A model input ``[C, H, W]`` as a picture, to show what the model sees (ink dark on white)."""
+    array = tensor.detach().float().cpu().clamp(0, 1).numpy()
+    array = 1.0 - array if kind == "ink" else array
+    pixels = (255 * (array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0))).round().astype(np.uint8)
+    image = Image.fromarray(pixels)
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
 
 
 def has_ink(image: torch.Tensor, threshold: float = 0.05) -> bool:
@@ -206,6 +217,47 @@ def _fit_to_box(ink: torch.Tensor, margin: float) -> torch.Tensor:
     square = torch.zeros((ink.shape[0], side, side), dtype=ink.dtype)
     square[:, top : top + crop.shape[1], left : left + crop.shape[2]] = crop
     return square
+
+
+# Stroke width of the character in a box of _STROKE_SIDE pixels (after fit_to_box), measured on
+# 1,500 Omniglot background images: 5th percentile 4.6, median 6.2, 95th percentile 9.7.
+_STROKE_SIDE = 112
+_STROKE_BAND = (4.5, 9.5)
+
+
+def stroke_width(ink: torch.Tensor) -> float:
+    """Typical stroke width in pixels of an ink image ``[1, H, W]`` (0 for a blank one).
+
+    Each stroke pixel's depth is the number of 3x3 erosions it survives; across a stroke of width
+    w the depths average about (w + 2) / 4, which this inverts.
+    """
+    current = (ink > 0.5).float()[None]
+    strokes = current.sum()
+    if strokes == 0:
+        return 0.0
+    depth = torch.zeros_like(current)
+    while current.any():
+        depth += current
+        current = -torch.nn.functional.max_pool2d(-current, 3, 1, 1)
+    return float(4 * depth.sum() / strokes - 2)
+
+
+def _normalise_stroke_width(ink: torch.Tensor) -> torch.Tensor:
+    """Thin strokes that are thicker than Omniglot's, thicken those that are thinner.
+
+    A pen on a canvas draws at any width; a character whose strokes already fall within the
+    training data's range is returned untouched.
+    """
+    box = _resize(ink, _STROKE_SIDE)
+    width = stroke_width(box)
+    if width == 0 or _STROKE_BAND[0] <= width <= _STROKE_BAND[1]:
+        return ink
+    thicken = width < _STROKE_BAND[0]
+    edge = _STROKE_BAND[0] if thicken else _STROKE_BAND[1]  # the nearest width Omniglot has: no jump at the band's edge
+    for _ in range(round(abs(width - edge) / 2)):  # each 3x3 step changes the width by about 2 pixels
+        pooled = torch.nn.functional.max_pool2d((box if thicken else -box)[None], 3, 1, 1)[0]
+        box = pooled if thicken else -pooled
+    return box
 
 
 def _resize(tensor: torch.Tensor, size: int) -> torch.Tensor:

@@ -442,3 +442,46 @@ def test_koch_affine_changes_the_image_for_some_seeds(reference: torch.Tensor) -
             assert iou(out, reference) > 0.2  # a small distortion, not a different picture
     # Each of four components fires with p = 0.5, so nearly all of 20 draws change the image.
     assert changed >= 10
+
+
+# --- stroke width ---------------------------------------------------------------------------
+
+
+def _bar(width: int, side: int = 112) -> torch.Tensor:
+    ink = torch.zeros(1, side, side)
+    ink[0, side // 2 - width // 2 : side // 2 - width // 2 + width, 10:-10] = 1.0
+    return ink
+
+
+@pytest.mark.parametrize("width", [1, 3, 6, 9, 15])
+def test_stroke_width_measures_a_bar_to_within_a_pixel(width):
+    from siamese.transforms import stroke_width
+
+    assert abs(stroke_width(_bar(width)) - width) <= 1.0
+
+
+def _drawn_character(pen: int) -> Image.Image:
+    image = Image.new("L", (400, 400), 255)
+    draw = ImageDraw.Draw(image)
+    draw.line([(100, 80), (100, 320), (300, 320)], fill=0, width=pen)
+    draw.line([(200, 80), (300, 200)], fill=0, width=pen)
+    return image
+
+
+def test_strokes_of_any_pen_come_out_within_omniglots_range():
+    from siamese.transforms import stroke_width
+
+    config = PreprocessConfig(size=112, fit_to_box=True)  # 112: the side the band is measured at
+    widths = [stroke_width(preprocess(_drawn_character(pen), config)) for pen in (4, 12, 30, 45)]
+    assert all(3.0 <= width <= 10.5 for width in widths), widths  # Omniglot's 5th-95th percentile: 4.6-9.7
+    raw = [stroke_width(preprocess(_drawn_character(pen), PreprocessConfig(size=112))) for pen in (4, 45)]
+    assert raw[1] - raw[0] > 8.0  # without normalisation the pens differ a lot
+
+
+def test_strokes_within_omniglots_range_are_left_untouched(omniglot_validation):
+    config = PreprocessConfig(size=56, fit_to_box=True)
+    scan = omniglot_validation.images[0]
+    from siamese.transforms import _fit_to_box, _ink_array, _resize
+
+    untouched = _resize(_fit_to_box(torch.from_numpy(_ink_array(scan))[None], config.margin), 56)
+    assert torch.equal(preprocess(scan, config), untouched)

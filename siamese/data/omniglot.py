@@ -96,9 +96,13 @@ class _Archive:
             raise DataError(f"Cannot read {name} in {self.where}: {error}") from error
 
 
-def load_omniglot(split: str = "train", root: str | Path | None = None) -> ImageSet:
+def load_omniglot(split: str = "train", root: str | Path | None = None, drawers: tuple[int, ...] | None = None) -> ImageSet:
     """Load one split: ``train`` (30 background alphabets), ``validation``, ``test`` (Lake's 10),
-    ``background``, ``evaluation`` or ``all``. Class names read "Alphabet/characterNN"."""
+    ``background``, ``evaluation`` or ``all``. Class names read "Alphabet/characterNN".
+
+    ``drawers`` keeps only those drawers' images (and reads no others), e.g. ``(1,)`` for one
+    image per character, as a gallery needs.
+    """
     if split not in SPLITS:
         raise ValueError(f"Unknown Omniglot split {split!r}; choose from {', '.join(SPLITS)}.")
     folder = Path(root) if root is not None else dataset_dir("omniglot")
@@ -118,6 +122,8 @@ def load_omniglot(split: str = "train", root: str | Path | None = None) -> Image
             if split == "validation" and alphabet not in VALIDATION_ALPHABETS:
                 continue
             if split == "test" and alphabet not in TEST_ALPHABETS:
+                continue
+            if drawers is not None and int(match["drawer"]) not in drawers:
                 continue
             images.append(archive.read_image(name))
             records.append((alphabet, int(match["index"]), int(match["id"]), int(match["drawer"])))

@@ -14,10 +14,14 @@ from siamese.evaluation.scorers import (
     prefetch,
     score_matrix,
 )
+from siamese.evaluation.sketches import SKETCH_STYLES, SketchStyle, evaluate_sketch_styles
 from siamese.evaluation.transfer import evaluate_mnist_transfer
 from siamese.evaluation.verification import evaluate_verification, expected_calibration_error, roc_auc
 
 __all__ = [
+    "SKETCH_STYLES",
+    "SketchStyle",
+    "evaluate_sketch_styles",
     "CachedScorer",
     "Scorer",
     "as_scorer",
