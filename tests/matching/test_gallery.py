@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import torch
+
+import siamese
+from siamese.matching.gallery import ALL_ALPHABETS, load_gallery
+
+
+def test_the_gallery_holds_every_character_once_and_caches_its_embeddings(tmp_path, monkeypatch):
+    model = siamese.load_model()
+    gallery = load_gallery(model, "fp-test", tmp_path)
+    assert len(gallery.names) == 1623 and len(set(gallery.names)) == 1623
+    assert len(gallery.alphabet_names) == 50
+    assert "Tengwar — character 07" in gallery.names
+    assert (tmp_path / "gallery-fp-test.safetensors").is_file()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a warm cache must not embed the gallery again")
+
+    monkeypatch.setattr(model, "embed", refuse)
+    again = load_gallery(model, "fp-test", tmp_path)
+    assert torch.equal(again.features, gallery.features)
+
+
+def test_a_corrupt_cache_is_rebuilt(tmp_path):
+    model = siamese.load_model()
+    (tmp_path / "gallery-fp.safetensors").write_bytes(b"not safetensors")
+    gallery = load_gallery(model, "fp", tmp_path)
+    assert gallery.features.shape == (1623, 128)
+
+
+def test_an_alphabet_is_a_slice_and_scans_match_their_own_character(tmp_path):
+    model = siamese.load_model()
+    gallery = load_gallery(model, "fp", tmp_path)
+    support = gallery.support_set(model, "Tengwar")
+    assert len(support) == 25 and all(label.startswith("Tengwar") for label in support.labels)
+    assert len(gallery.support_set(model, ALL_ALPHABETS)) == 1623
+    name = support.labels[6]
+    assert support.top_k(gallery.image(name), k=1)[0].label == name
