@@ -37,7 +37,7 @@ class Gallery:
     """Every Omniglot character once: its image, alphabet, display name and embedding."""
 
     images: list[Image.Image]
-    alphabets: np.ndarray  # alphabet (folder name) of each character
+    alphabets: np.ndarray  # alphabet of each character, as people write it ("Old Church Slavonic (Cyrillic)")
     names: list[str]  # "Tengwar — character 07"
     features: torch.Tensor  # [characters, D]
 
@@ -68,9 +68,8 @@ class Gallery:
 def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path) -> Gallery:
     """The Omniglot gallery with ``model``'s embeddings, computed only when not cached."""
     data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
-    alphabets = np.array([data.group_names[g] for g in data.groups])
-    names = [f"{display_name(a)} — character {data.class_names[c].rsplit('character', 1)[1]}"
-             for a, c in zip(alphabets, data.labels)]  # fmt: skip
+    alphabets = np.array([display_name(data.group_names[g]) for g in data.groups])
+    names = [f"{a} — character {data.class_names[c].rsplit('character', 1)[1]}" for a, c in zip(alphabets, data.labels)]
     path = Path(cache_dir) / f"gallery-{fingerprint}.safetensors"
     features = _read_cache(path, len(names))
     if features is None:

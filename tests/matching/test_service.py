@@ -1,0 +1,145 @@
+"""The page's operations without a browser: match, compare, teach, and the messages for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from siamese.data import load_omniglot
+from siamese.hub import resolve_model
+from siamese.matching import DrawingError
+from siamese.matching.gallery import ALL_ALPHABETS
+from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, InputError, MatchingService, TaughtSymbols
+from siamese.transforms import ImageInputError
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> MatchingService:
+    return MatchingService.start(cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def drawer_two() -> dict[str, Image.Image]:
+    """Tengwar by drawer 2: the gallery shows drawer 1, so these are new drawings of its characters."""
+    data = load_omniglot("test", drawers=(2,))
+    return {f"Tengwar — character {name.rsplit('character', 1)[1]}": data.images[i]
+            for i, name in ((i, data.class_names[c]) for i, c in enumerate(data.labels)) if name.startswith("Tengwar/")}  # fmt: skip
+
+
+def _editor(image: Image.Image) -> dict:
+    return {"background": None, "layers": [], "composite": image.convert("RGBA")}
+
+
+def test_a_new_drawing_of_a_character_is_found_in_its_alphabet(service, drawer_two):
+    hits = [service.match(_editor(image), "Tengwar", top_k=3).matches[0].label == name for name, image in drawer_two.items()]
+    assert np.mean(hits) >= 0.8
+
+
+def test_match_returns_top_k_sorted_with_the_view_and_a_verdict(service, drawer_two):
+    name, image = next(iter(drawer_two.items()))
+    result = service.match(image, ALL_ALPHABETS, top_k=5)
+    assert len(result.matches) == 5
+    assert [m.probability for m in result.matches] == sorted((m.probability for m in result.matches), reverse=True)
+    assert result.view.size == (168, 168) and result.message
+
+
+def test_no_confident_match_is_said_when_the_best_score_is_low(service):
+    support = service.gallery.support_set(service.model, "Tengwar")
+    scribble = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(scribble).ellipse([20, 20, 180, 180], outline=0, width=10)
+    ImageDraw.Draw(scribble).line([(20, 20), (180, 180)], fill=0, width=10)
+    best = support.top_k(scribble, 1)[0]
+    result = service.match(scribble, "Tengwar", top_k=1)
+    if best.confident:
+        pytest.fail(f"the scribble matched {best.label} with {best.probability:.2f}; pick a stranger scribble")
+    assert not result.confident and result.message.startswith("No confident match")
+
+
+@pytest.mark.parametrize("value", [None, {"background": None, "layers": [], "composite": None}])
+def test_an_empty_canvas_is_a_friendly_message(service, value):
+    with pytest.raises(DrawingError, match="empty"):
+        service.match(value, ALL_ALPHABETS, 5)
+
+
+def test_a_blank_drawing_is_a_friendly_message(service):
+    with pytest.raises(DrawingError, match="blank"):
+        service.match({"background": None, "layers": [], "composite": Image.new("RGBA", (420, 420), "white")}, ALL_ALPHABETS, 5)
+
+
+@pytest.mark.parametrize("alphabet", ["Klingon", "", None, "../../etc/passwd"])
+def test_an_unknown_alphabet_is_named_in_the_message(service, drawer_two, alphabet):
+    with pytest.raises(InputError, match="Unknown alphabet"):
+        service.match(next(iter(drawer_two.values())), alphabet, 5)
+
+
+@pytest.mark.parametrize("top_k", [0, -3, 21, 10**9, "many", None])
+def test_a_bad_top_k_is_refused(service, drawer_two, top_k):
+    with pytest.raises(InputError, match="top_k"):
+        service.match(next(iter(drawer_two.values())), "Tengwar", top_k)
+
+
+def test_compare_identical_shifted_and_different_characters(service, drawer_two):
+    images = list(drawer_two.values())
+    a = images[0]
+    shifted = Image.new("L", (140, 130), 255)
+    shifted.paste(a.convert("L"), (30, 20))
+    assert service.compare(a, a).probability >= 0.99
+    assert service.compare(a, shifted).probability >= 0.95
+    assert service.compare(a, a.convert("L").rotate(8, fillcolor=255)).probability >= 0.8
+    different = service.compare(a, images[1])
+    assert different.probability < service.compare(a, shifted).probability
+    assert len(different.views) == 2 and "P(same)" in different.message
+
+
+def test_compare_refuses_a_missing_image_and_an_unknown_domain(service, drawer_two):
+    a = next(iter(drawer_two.values()))
+    with pytest.raises(ImageInputError, match="second image is missing"):
+        service.compare(a, None, CHARACTERS)
+    with pytest.raises(InputError, match="Unknown domain"):
+        service.compare(a, a, "cats")
+
+
+def test_taught_symbols_are_recognised_in_new_drawings(service, drawer_two):
+    names = list(drawer_two)[:5]
+    data = load_omniglot("test", drawers=(3,))
+    third = {f"Tengwar — character {data.class_names[c].rsplit('character', 1)[1]}": data.images[i]
+             for i, c in enumerate(data.labels) if data.class_names[c].startswith("Tengwar/")}  # fmt: skip
+    symbols = TaughtSymbols()
+    for name in names:
+        symbols = service.teach(symbols, _editor(drawer_two[name]), name)
+    assert symbols.names == names
+    hits = [service.classify(symbols, _editor(third[name])).matches[0].label == name for name in names]
+    assert sum(hits) >= 4
+
+
+def test_teaching_a_name_again_replaces_it_and_twenty_is_the_limit(service, drawer_two):
+    images = list(drawer_two.values())
+    symbols = TaughtSymbols()
+    for i in range(MAX_SYMBOLS):
+        symbols = service.teach(symbols, images[i % len(images)], f"symbol {i}")
+    symbols = service.teach(symbols, images[0], "symbol 3")  # replacing is allowed when full
+    assert len(symbols.names) == MAX_SYMBOLS and symbols.names[-1] == "symbol 3"
+    with pytest.raises(InputError, match=f"up to {MAX_SYMBOLS}"):
+        service.teach(symbols, images[0], "one more")
+    assert service.forget(symbols, "symbol 0").names == [f"symbol {i}" for i in range(1, MAX_SYMBOLS) if i != 3] + ["symbol 3"]
+
+
+@pytest.mark.parametrize("name, message", [("", "name"), ("   ", "name"), ("x" * 41, "at most 40"), ("a\x00b", "control")])
+def test_bad_symbol_names_are_refused(service, drawer_two, name, message):
+    with pytest.raises(InputError, match=message):
+        service.teach(TaughtSymbols(), next(iter(drawer_two.values())), name)
+
+
+def test_unicode_names_are_kept(service, drawer_two):
+    symbols = service.teach(TaughtSymbols(), next(iter(drawer_two.values())), "  ☺ smiley  ")
+    assert symbols.names == ["☺ smiley"]
+
+
+def test_classify_without_symbols_says_to_teach_first(service, drawer_two):
+    with pytest.raises(InputError, match="Teach at least one"):
+        service.classify(TaughtSymbols(), next(iter(drawer_two.values())))
+
+
+def test_the_bundled_model_is_used_without_configuration():
+    assert resolve_model(env={}).origin == "bundled"

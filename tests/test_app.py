@@ -1,0 +1,153 @@
+"""The launched app through its HTTP API, with ``gradio_client``: every endpoint, good and bad input."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image, ImageDraw
+
+from siamese.data import load_omniglot
+
+CHARACTERS = "Handwritten characters (Omniglot)"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    import app
+
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True, **app.launch_kwargs())
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    """Images on disk, as a client sends them."""
+    folder: Path = tmp_path_factory.mktemp("uploads")
+    data = load_omniglot("test", drawers=(2,))
+    tengwar = [i for i, c in enumerate(data.labels) if data.class_names[c] == "Tengwar/character07"][0]
+    made = {
+        "tengwar07": data.images[tengwar].convert("L"),
+        "other": data.images[0].convert("L"),
+        "blank": Image.new("L", (300, 300), 255),
+        "tiny": Image.new("L", (1, 1), 0),
+        "large": Image.new("L", (6000, 6000), 255),
+    }
+    ImageDraw.Draw(made["large"]).line([(1000, 1000), (5000, 5000)], fill=0, width=200)
+    paths = {}
+    for name, image in made.items():
+        paths[name] = str(folder / f"{name}.png")
+        image.save(paths[name])
+    paths["not_an_image"] = str(folder / "notes.png")
+    Path(paths["not_an_image"]).write_text("this is not a png")
+    return paths
+
+
+def sketch(path: str) -> dict:
+    return {"background": None, "layers": [], "composite": handle_file(path)}
+
+
+def error_message(call) -> str:
+    """The message a client gets; fails the test if the call succeeds or the message is a stack trace."""
+    with pytest.raises(Exception) as caught:
+        call()
+    message = str(caught.value)
+    assert "Traceback" not in message and message.strip()
+    return message
+
+
+def test_the_api_names_the_endpoints(client):
+    assert {"/match", "/match_image", "/compare", "/teach", "/forget", "/classify"} <= set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+
+
+def test_match_finds_a_drawn_character_in_its_alphabet(client, files):
+    scores, gallery, view, verdict = client.predict(sketch(files["tengwar07"]), "Tengwar", 3, api_name="/match")
+    assert scores["label"] == "Tengwar — character 07"
+    assert len(scores["confidences"]) == 3 and len(gallery) == 3
+    assert Path(view).is_file() and "Tengwar — character 07" in verdict
+
+
+def test_match_image_takes_a_plain_image_file(client, files):
+    scores, *_ = client.predict(handle_file(files["tengwar07"]), "Tengwar", 3, api_name="/match_image")
+    assert scores["label"] == "Tengwar — character 07"
+
+
+def test_match_accepts_a_large_image_and_all_alphabets(client, files):
+    scores, *_ = client.predict(sketch(files["large"]), "All alphabets", 5, api_name="/match")
+    assert len(scores["confidences"]) == 5
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ({"background": None, "layers": [], "composite": None}, "empty"),
+        (None, "Draw a character"),
+        ("blank", "blank"),
+        ("tiny", "blank"),
+        ("not_an_image", ""),
+        ("bare_file", "composite"),  # a file where the editor value is expected arrives as an empty drawing
+    ],
+)
+def test_match_explains_bad_drawings(client, files, value, expected):
+    if value == "bare_file":
+        value = handle_file(files["tengwar07"])
+    elif isinstance(value, str):
+        value = sketch(files[value])
+    message = error_message(lambda: client.predict(value, "Tengwar", 3, api_name="/match"))
+    assert expected.lower() in message.lower()
+
+
+@pytest.mark.parametrize("alphabet, top_k, expected", [("Klingon", 3, "alphabet"), ("Tengwar", 0, "minimum value 1"), ("Tengwar", 500, "maximum value 20")])
+def test_match_explains_bad_choices(client, files, capsys, alphabet, top_k, expected):
+    message = error_message(lambda: client.predict(sketch(files["tengwar07"]), alphabet, top_k, api_name="/match"))
+    # The slider's own range check answers 400 before the queue; gradio_client prints its message.
+    assert expected in message + capsys.readouterr().out
+
+
+def test_compare_scores_identical_images_high_and_different_ones_lower(client, files):
+    same, view_a, view_b, verdict = client.predict(handle_file(files["tengwar07"]), handle_file(files["tengwar07"]), CHARACTERS, api_name="/compare")
+    assert same["label"] == "same" and dict((c["label"], c["confidence"]) for c in same["confidences"])["same"] >= 0.99
+    assert Path(view_a).is_file() and Path(view_b).is_file() and "P(same)" in verdict
+    different, *_ = client.predict(handle_file(files["tengwar07"]), handle_file(files["other"]), CHARACTERS, api_name="/compare")
+    assert dict((c["label"], c["confidence"]) for c in different["confidences"])["same"] < 0.5
+
+
+@pytest.mark.parametrize("first, second, domain, expected", [
+    (None, "tengwar07", CHARACTERS, "first image"),
+    ("tengwar07", None, CHARACTERS, "second image"),
+    ("tengwar07", "blank", CHARACTERS, "blank"),
+    ("tengwar07", "tengwar07", "cats", ""),
+    ("not_an_image", "tengwar07", CHARACTERS, ""),
+])  # fmt: skip
+def test_compare_explains_bad_input(client, files, first, second, domain, expected):
+    a = handle_file(files[first]) if first else None
+    b = handle_file(files[second]) if second else None
+    message = error_message(lambda: client.predict(a, b, domain, api_name="/compare"))
+    assert expected in message
+
+
+def test_the_server_is_still_up_after_bad_requests(client, files):
+    scores, *_ = client.predict(sketch(files["tengwar07"]), "Tengwar", 1, api_name="/match")
+    assert scores["label"] == "Tengwar — character 07"
+
+
+def test_teach_then_classify_in_one_session_and_forget(client, files):
+    client.predict(sketch(files["tengwar07"]), "seven", api_name="/teach")
+    client.predict(sketch(files["other"]), "other", api_name="/teach")
+    scores, view, verdict = client.predict(sketch(files["tengwar07"]), api_name="/classify")
+    assert scores["label"] == "seven" and {c["label"] for c in scores["confidences"]} == {"seven", "other"}
+    assert "name" in error_message(lambda: client.predict(sketch(files["other"]), "", api_name="/teach"))
+    client.predict(api_name="/forget")
+    assert "Teach at least one" in error_message(lambda: client.predict(sketch(files["tengwar07"]), api_name="/classify"))
