@@ -1,0 +1,75 @@
+"""The web app's speed as a visitor gets it: start-up time and ``match`` latency over the HTTP API.
+
+    python scripts/benchmark_app.py [--requests 50] [--alphabet Tengwar] [--json]
+
+Starts the app in this process (timing the import, which loads the model and the cached gallery),
+then sends ``--requests`` drawings of Omniglot characters to the ``match`` endpoint with
+``gradio_client``, one at a time, and prints p50/p95 latency per request (the drawing's upload,
+preprocessing, embedding and ranking, and the reply). Run it twice: the first run fills the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--alphabet", default="Tengwar", help='an Omniglot alphabet or "All alphabets"')
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    import app  # noqa: PLC0415 - timing the start-up is the point
+
+    startup = time.perf_counter() - started
+    from gradio_client import Client, handle_file  # noqa: PLC0415
+
+    from siamese.data import load_omniglot  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.launch_kwargs())
+    client = Client(url, verbose=False)
+    drawings = load_omniglot("test", drawers=(2,)).images
+    latencies = []
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in range(args.requests):
+            paths.append(Path(folder) / f"{i}.png")
+            drawings[(i * 37) % len(drawings)].save(paths[-1])
+        client.predict({"background": None, "layers": [], "composite": handle_file(str(paths[0]))}, args.alphabet, 5, api_name="/match")
+        for path in paths:
+            begin = time.perf_counter()
+            client.predict({"background": None, "layers": [], "composite": handle_file(str(path))}, args.alphabet, 5, api_name="/match")
+            latencies.append(time.perf_counter() - begin)
+    app.demo.close()
+    latencies.sort()
+    result = {
+        "startup_s": round(startup, 2),
+        "requests": len(latencies),
+        "match_p50_ms": round(1000 * statistics.median(latencies), 1),
+        "match_p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1),
+        "alphabet": args.alphabet,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:<14} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
