@@ -44,7 +44,8 @@ class SupportSet:
         self.model = model
         self.labels: list[str] = []
         self.features = torch.empty(0)
-        self._members = torch.empty(0, 0)  # [classes, examples]: 1/k for each of a class's k examples
+        self._class_of = torch.empty(0, dtype=torch.long)  # each example's class
+        self._counts = torch.empty(0)  # examples per class
 
     def process_support_set(self, images: Sequence[ImageLike] | torch.Tensor, labels: Sequence[str]) -> None:
         """Embed the examples (``labels[i]`` names ``images[i]``)."""
@@ -55,11 +56,11 @@ class SupportSet:
         if len(features) != len(labels):
             raise ValueError(f"{len(features)} feature rows for {len(labels)} labels.")
         classes = list(dict.fromkeys(labels))
-        members = torch.zeros(len(classes), len(labels))
-        for j, label in enumerate(labels):
-            members[classes.index(label), j] = 1.0
+        position = {label: i for i, label in enumerate(classes)}
+        self._class_of = torch.tensor([position[label] for label in labels], dtype=torch.long)
+        self._counts = torch.bincount(self._class_of, minlength=len(classes)).float()
         self.features = features.to(self.model.device, dtype=torch.float32)
-        self.labels, self._members = classes, members / members.sum(dim=1, keepdim=True)
+        self.labels = classes
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -69,8 +70,11 @@ class SupportSet:
         """P(same) of each query with each class, ``[Q, classes]``."""
         if not self.labels:
             raise ValueError("The support set is empty: add examples first.")
-        p_same = torch.sigmoid(self.model.pair_logit_matrix(self.model.embed(queries), self.features))
-        return p_same.cpu() @ self._members.T
+        p_same = torch.sigmoid(self.model.pair_logit_matrix(self.model.embed(queries), self.features)).cpu()
+        if len(self._class_of) == len(self.labels):  # one example per class: already one column per class
+            return p_same
+        per_class = torch.zeros(len(p_same), len(self.labels)).index_add_(1, self._class_of, p_same)
+        return per_class / self._counts
 
     __call__ = forward
 
