@@ -17,18 +17,20 @@ from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
 from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, MatchingService, TaughtSymbols
 from siamese.models import CheckpointError
-from siamese.transforms import ImageInputError
+from siamese.transforms import ImageInputError, image_file_error, limit_image_pixels
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("siamese.app")
 
 HERE = Path(__file__).resolve().parent
 MAX_FILE_SIZE = "5mb"
-# A 420-pixel canvas and a 14-pixel pen: a character drawn across most of the canvas has strokes about as
-# wide, relative to its size, as Omniglot's scans (preprocessing evens out the rest).
+# A 420-pixel canvas and a pen about 16 pixels wide (the brush size is its radius): a character drawn across
+# most of the canvas has strokes about as wide, relative to its size, as Omniglot's scans (preprocessing
+# evens out the rest).
 CANVAS = (420, 420)
-PEN = gr.Brush(default_size=14, colors=["#000000"], default_color="#000000", color_mode="fixed")
+PEN = gr.Brush(default_size=8, colors=["#000000"], default_color="#000000", color_mode="fixed")
 USER_ERRORS = (ImageInputError, ValueError, CheckpointError)
+limit_image_pixels()  # an upload over 40 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
 
 
 def start_service() -> MatchingService:
@@ -45,6 +47,24 @@ service = start_service()
 
 def _user_error(error: Exception) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
+
+
+def readable_uploads(component):
+    """Gradio decodes an upload before any handler (or validator) runs; a file it cannot decode gets a message
+    saying what is wrong with it, instead of Gradio's, which names a temporary path and a Python exception."""
+    decode = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return decode(payload)
+        except gr.Error:
+            raise
+        except Exception as error:  # noqa: BLE001 - PIL raises many kinds of error for bad files
+            log.info("refused an upload: %s: %s", type(error).__name__, error)
+            raise _user_error(image_file_error(error)) from None
+
+    component.preprocess = preprocess
+    return component
 
 
 def match(sketch: dict | None, alphabet: str, top_k: int):
@@ -118,8 +138,8 @@ def validate_compare(image_a, image_b, domain):
 
 
 def sketchpad(label: str) -> gr.Sketchpad:
-    return gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN,
-                        layers=False, transforms=(), elem_classes=["pen-canvas"])  # fmt: skip
+    return readable_uploads(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN,
+                                         layers=False, transforms=(), elem_classes=["pen-canvas"]))  # fmt: skip
 
 
 def about_text() -> str:
@@ -146,14 +166,14 @@ with gr.Blocks(title="siamese: one-shot matching") as demo:
         match_button.click(match, [sketch, alphabet, top_k], [scores, matches, seen, verdict], api_name="match",
                            validator=validate_match)  # fmt: skip
         # For API clients with an image file rather than a drawing: the same matching, as "match_image".
-        plain_image = gr.Image(type="pil", visible=False)
+        plain_image = readable_uploads(gr.Image(type="pil", visible=False))
         gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], [scores, matches, seen, verdict],
                                        api_name="match_image", validator=validate_match)  # fmt: skip
 
     with gr.Tab("Compare two images"):
         with gr.Row():
-            image_a = gr.Image(label="First image", type="pil", sources=["upload", "clipboard"])
-            image_b = gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"])
+            image_a = readable_uploads(gr.Image(label="First image", type="pil", sources=["upload", "clipboard"]))
+            image_b = readable_uploads(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
         domain = gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show")
         compare_button = gr.Button("Compare", variant="primary")
         compare_verdict = gr.Markdown()

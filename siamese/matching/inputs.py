@@ -16,8 +16,8 @@ from PIL import Image
 
 from siamese.transforms import ImageInputError
 
-EDITOR_FORM = ('{"background": None, "layers": [], "composite": <image>} '
-               "(with gradio_client: composite=handle_file('drawing.png'))")  # fmt: skip
+EDITOR_FORM = ('{"background": None, "layers": [], "composite": IMAGE} '
+               "(with gradio_client: IMAGE = handle_file('drawing.png'))")  # fmt: skip
 
 
 class DrawingError(ImageInputError):

@@ -16,7 +16,7 @@ from siamese.transforms import ImageInputError
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> MatchingService:
-    return MatchingService.start(cache_dir=tmp_path_factory.mktemp("cache"))
+    return MatchingService.start(cache_dir=tmp_path_factory.mktemp("cache"), threads=None)
 
 
 @pytest.fixture(scope="module")
