@@ -6,7 +6,7 @@
 The folder is checked first: ``config.json`` and ``model.safetensors`` must load strictly through
 ``siamese.load_model`` (a broken checkpoint is never uploaded), and the model card ``README.md`` that
 ``scripts/train.py`` writes must be there (``--allow-no-card`` to upload without one). Only these files
-go up: ``config.json``, ``model.safetensors``, ``README.md``, ``metrics.jsonl`` and any ``*.png`` plot;
+go up: ``config.json``, ``model.safetensors``, ``README.md``, ``metrics.jsonl``, ``evaluation.json`` and any ``*.png`` plot;
 a card without YAML front matter gets it. ``--dry-run OUT_DIR`` writes exactly those files, with the
 same bytes, to OUT_DIR and uploads nothing. The token: ``--token``, else ``HF_TOKEN`` or ``hf auth login``.
 """
@@ -28,7 +28,7 @@ from siamese.models import read_config  # noqa: E402
 
 REQUIRED = ("config.json", "model.safetensors")
 CARD = "README.md"
-OPTIONAL = (CARD, "metrics.jsonl")  # and every *.png next to them (curves.png, ...)
+OPTIONAL = (CARD, "metrics.jsonl", "evaluation.json")  # and every *.png next to them (curves.png, ...); evaluation.json: the card's figures
 FRONT_MATTER = (
     "---\nlibrary_name: pytorch\ntags: [siamese, one-shot, omniglot]\npipeline_tag: image-classification\n---\n"
 )

@@ -5,6 +5,14 @@
     python -m siamese.evaluate verification --pairs 2000  # same/different pairs: accuracy, ROC AUC, ECE
     python -m siamese.evaluate mnist-transfer --baseline  # 10-way one-shot MNIST, and the pixel 1-NN baseline
     python -m siamese.evaluate sketches                   # Lake's runs with the test items re-drawn as sketches
+    python -m siamese.evaluate oneshot --data att_faces --way 5                       # faces: 5-way on subjects s36-s40
+    python -m siamese.evaluate oneshot --data att_faces --split held-out --way 10     # faces: 10-way on s31-s40
+    python -m siamese.evaluate verification --data att_faces                          # faces: pairs of s36-s40
+    python -m siamese.evaluate oneshot --data mnist --way 4                           # digits 6-9 of the MNIST test set
+    python -m siamese.evaluate verification --data mnist --split all                  # all ten digits of the test set
+
+``--data`` names a protocol of ``siamese.data.splits`` (omniglot, mnist, att_faces, folder:PATH) and
+``--split`` one of its splits (default: ``test``; for Omniglot verification, ``validation``).
 
 Every mode takes ``--model SOURCE`` (a folder or a Hub repo id; default: the bundled model) and
 ``--json`` (exactly one JSON object on stdout; progress and messages go to stderr).
@@ -15,12 +23,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
-from siamese.data import DataError, ImageSet, PairSampler, load_lake_runs, load_omniglot
+from siamese.data import DataError, ImageSet, PairSampler, load_lake_runs
 from siamese.data.omniglot import RUN_DRAWERS
-from siamese.data.splits import load_train_val
+from siamese.data.splits import SPLITS, describe_split, load_split, protocol
 from siamese.evaluation import (
     Scorer,
     evaluate_lake_runs,
@@ -57,18 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     modes = parser.add_subparsers(dest="mode", required=True, metavar="MODE")
     modes.add_parser("lake-runs", parents=[common, baseline, plot], help="Lake's 20 official one-shot runs")
 
-    oneshot = modes.add_parser("oneshot", parents=[common, baseline], help="sampled N-way k-shot Omniglot trials")
-    oneshot.add_argument("--data", default="omniglot", metavar="SPEC",
-                         help="omniglot (default; see --split), or mnist, att_faces, folder:PATH: their held-out classes")  # fmt: skip
-    oneshot.add_argument("--split", default="test", choices=["test", "validation", "train", "evaluation"])
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", default="omniglot", metavar="SPEC", help="omniglot (default), mnist, att_faces or folder:PATH")
+    data.add_argument("--split", default=None, metavar="SPLIT", help="which classes: " + "; ".join(
+        f"{name}: {', '.join(splits)}" for name, splits in SPLITS.items()) + " (default: test; Omniglot verification: validation)")  # fmt: skip
+
+    oneshot = modes.add_parser("oneshot", parents=[common, data, baseline], help="sampled N-way k-shot trials")
     oneshot.add_argument("--way", type=_positive, default=20, help="classes per trial (default: 20)")
     oneshot.add_argument("--shot", type=_positive, default=1, help="support images per class (default: 1)")
-    oneshot.add_argument("--trials-per-alphabet", type=_positive, default=40, help="trials per alphabet (default: 40)")
+    oneshot.add_argument("--trials-per-alphabet", "--trials-per-group", type=_positive, default=40, dest="trials_per_alphabet",
+                         help="trials per alphabet (per group: MNIST, the faces and folders have one; default: 40)")  # fmt: skip
     oneshot.add_argument("--across-alphabets", action="store_true", help="draw a trial's classes from all alphabets")
 
-    verification = modes.add_parser("verification", parents=[common, plot], help="same/different validation pairs")
-    verification.add_argument("--data", default="omniglot", metavar="SPEC",
-                              help="omniglot (validation alphabets; default), or mnist, att_faces, folder:PATH: their held-out classes")  # fmt: skip
+    verification = modes.add_parser("verification", parents=[common, data, plot], help="same/different pairs")
     verification.add_argument("--pairs", type=_positive, default=1000, help="pairs, half same (default: 1000)")
     verification.add_argument("--across-alphabets", action="store_true", help="different pairs from any two alphabets")
 
@@ -108,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return _verification(scorer, args)
     if args.mode == "sketches":
         accuracy = evaluate_sketch_styles(scorer)
-        return {"accuracy": accuracy["clean"], "per_style": accuracy}
+        return {"accuracy": accuracy["clean"], "n_trials": 400, "worst_style_accuracy": min(accuracy.values()), "per_style": accuracy}
     return evaluate_mnist_transfer(scorer, n_trials=args.trials, seed=args.seed, baseline=baseline is not None)
 
 
@@ -128,32 +140,46 @@ def _lake_runs(scorer: Scorer, baseline: Scorer | None, plot: str | None) -> dic
     return result
 
 
-def _held_out(spec: str, seed: int) -> ImageSet:
-    """The classes a model trained with ``--data spec`` never saw (the validation side of its split)."""
-    return load_train_val(spec, seed)[1]
+def _split_of(args: argparse.Namespace) -> str:
+    """The split asked for, or the mode's default: Omniglot verification uses the validation alphabets."""
+    if args.split is not None:
+        return args.split
+    return "validation" if args.mode == "verification" and protocol(args.data) == "omniglot" else "test"
+
+
+def _data(args: argparse.Namespace) -> tuple[ImageSet, dict[str, str]]:
+    """The images of ``--data`` / ``--split`` (``--seed`` also picks a folder's class split), and a note of what they are."""
+    split = _split_of(args)
+    description = describe_split(args.data, split)  # an unknown data set or split fails here, before loading anything
+    data = load_split(args.data, split, args.seed)
+    which = {"data": args.data, "split": split, "classes": description}
+    if protocol(args.data) == "folder":  # which of the user's classes were held out
+        which["class_names"] = list(data.class_names)
+    return data, which
 
 
 def _oneshot(scorer: Scorer, baseline: Scorer | None, args: argparse.Namespace) -> dict[str, Any]:
-    omniglot = args.data == "omniglot"
-    data = load_omniglot(args.split) if omniglot else _held_out(args.data, args.seed)
+    data, which = _data(args)
     settings = dict(
         n_way=args.way,
         k_shot=args.shot,
         trials_per_group=args.trials_per_alphabet,
         seed=args.seed,
         within_group=not args.across_alphabets,
-        drawers=FRESH_DRAWERS if omniglot and args.split == "test" else None,
+        drawers=FRESH_DRAWERS if which["data"] == "omniglot" and which["split"] == "test" else None,
     )
     result = evaluate_oneshot(scorer, data, **settings)
     if baseline is not None:
         result["baseline_accuracy"] = evaluate_oneshot(baseline, data, **settings)["accuracy"]
+    result["evaluated_on"] = which
     return result
 
 
 def _verification(scorer: Scorer, args: argparse.Namespace) -> dict[str, Any]:
-    data = load_omniglot("validation") if args.data == "omniglot" else _held_out(args.data, args.seed)
+    data, which = _data(args)
     within_group = not args.across_alphabets
     result = evaluate_verification(scorer, data, n_pairs=args.pairs, seed=args.seed, within_group=within_group)
+    result["evaluated_on"] = which
     if args.plot:
         pairs = _first_pairs(data, args.pairs, args.seed, within_group)
         result["plot"] = str(plot_pair_scores(scorer, pairs, args.plot))
@@ -164,6 +190,78 @@ def _first_pairs(data: ImageSet, n_pairs: int, seed: int, within_group: bool, sh
     """The first pairs of the evaluated set (the same sampler call), for the figure."""
     left, right, same = PairSampler(data, n_pairs, seed=seed, within_group=within_group).batch(0)
     return [(data.images[a], data.images[b], bool(s)) for a, b, s in list(zip(left, right, same))[:shown]]
+
+
+# --- the evaluations recorded in a trained checkpoint's model card ------------------------------------
+
+#: Stands for the checkpoint's folder in the commands written into model cards.
+MODEL_PLACEHOLDER = "MODEL_DIR"
+
+
+def checkpoint_evaluations(spec: str, seed: int = 0) -> list[dict[str, Any]]:
+    """The final evaluations of a model trained with ``--data spec``: title and ``evaluate`` arguments.
+
+    The arguments (without ``--model``) are exactly what ``scripts/evaluate.py`` takes, so every figure in
+    a model card can be reproduced by one command, and :func:`evaluate_checkpoint` runs them through
+    the command line's own code. ``seed`` is the training seed (it picks a folder's class split).
+    """
+    kind = protocol(spec)
+    if kind == "omniglot":
+        plan = [
+            ("Lake's 20 official 20-way one-shot runs (400 trials)", ["lake-runs"]),
+            ("20-way one-shot, Koch's protocol: 400 trials, test alphabets, drawers 9-20", ["oneshot", "--way", "20"]),
+            ("verification: 1,000 within-alphabet validation pairs", ["verification"]),
+            ("Lake's runs with the test items re-drawn as sketches (place, size, pen, anti-aliasing, transparency)", ["sketches"]),
+        ]
+    elif kind == "att_faces":
+        plan = [
+            ("verification: 1,000 pairs of the 5 test subjects", ["verification", "--data", spec, "--split", "test", "--pairs", "1000"]),
+            ("5-way one-shot identification of the 5 test subjects (400 trials)",
+             ["oneshot", "--data", spec, "--split", "test", "--way", "5", "--trials-per-group", "400"]),
+            ("10-way one-shot identification across all 10 held-out subjects (400 trials)",
+             ["oneshot", "--data", spec, "--split", "held-out", "--way", "10", "--trials-per-group", "400"]),
+        ]  # fmt: skip
+    elif kind == "mnist":
+        plan = [
+            ("4-way one-shot on the unseen digits 6-9 (400 trials)",
+             ["oneshot", "--data", spec, "--split", "test", "--way", "4", "--trials-per-group", "400"]),
+            ("verification: 1,000 pairs of all ten digits", ["verification", "--data", spec, "--split", "all", "--pairs", "1000"]),
+        ]  # fmt: skip
+    else:
+        held_out = load_split(spec, "test", seed).num_classes
+        way = min(5, held_out)
+        plan = [
+            (f"verification: 1,000 pairs of the {held_out} held-out classes", ["verification", "--data", spec, "--pairs", "1000"]),
+            (f"{way}-way one-shot on the {held_out} held-out classes (400 trials)",
+             ["oneshot", "--data", spec, "--way", str(way), "--trials-per-group", "400"]),
+        ]  # fmt: skip
+    seeded = ["--seed", str(seed)] if seed else []
+    return [{"title": title, "argv": [*argv, *seeded]} for title, argv in plan]
+
+
+def evaluation_command(argv: list[str], model: str = MODEL_PLACEHOLDER) -> str:
+    """The shell command that runs one evaluation (``argv`` without ``--model``) on ``model``."""
+    return shlex.join(["python", "scripts/evaluate.py", argv[0], "--model", model, *argv[1:]])
+
+
+def evaluate_checkpoint(folder: str | Path, spec: str, seed: int = 0, device: str = "cpu") -> dict[str, Any]:
+    """Run :func:`checkpoint_evaluations` on a saved model through the command line's own code.
+
+    Returns ``{"data", "seed", "evaluations": [{"title", "argv", "command", "result", "seconds"}], "seconds"}``;
+    each ``result`` is what ``scripts/evaluate.py ... --json`` prints for the same arguments. ``device``
+    other than ``cpu`` is written into the commands.
+    """
+    started = time.perf_counter()
+    done = []
+    for item in checkpoint_evaluations(spec, seed):
+        if device != "cpu":  # the command says where it ran (the figures can differ in the last digits elsewhere)
+            item["argv"] += ["--device", device]
+        args = build_parser().parse_args([*item["argv"], "--model", str(folder)])
+        began = time.perf_counter()
+        result = {"mode": args.mode, **run(args)}
+        done.append({**item, "command": evaluation_command(item["argv"]), "result": result,
+                     "seconds": round(time.perf_counter() - began, 2)})  # fmt: skip
+    return {"data": spec, "seed": seed, "evaluations": done, "seconds": round(time.perf_counter() - started, 2)}
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -177,7 +275,7 @@ def format_table(result: dict[str, Any]) -> str:
         if key in result:
             lines.append(f"  {key.replace('_', ' ')}:")
             lines += [f"    {name:<32} {100 * acc:5.1f}%" for name, acc in result[key].items()]
-    for key in ("paper", "settings"):
+    for key in ("paper", "settings", "evaluated_on"):
         if key in result:
             lines.append(f"  {key}: " + ", ".join(f"{k}={_format(k, v)}" for k, v in result[key].items()))
     return "\n".join(lines)

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from siamese.models.base import SiameseNet
-from siamese.transforms import PreprocessConfig
+from siamese.models.base import SiameseNet, model_preprocess_config
 
 
 def _conv_block(cin: int, cout: int) -> nn.Sequential:
@@ -22,8 +21,13 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
     similarity to P(same) = sigmoid(scale * cos + bias), so identical images get the highest
     score the model can give, and ``scale`` / ``bias`` are learned (and can be recalibrated).
 
-    Inputs are ink images cropped to their bounding box (``fit_to_box``), so position and size on
-    the page do not matter.
+    ``kind`` says what the images are (:class:`~siamese.transforms.PreprocessConfig`): ``"ink"``
+    (characters, digits; one channel, polarity-normalised and, with ``fit_to_box``, cropped to the
+    ink's bounding box so position and size on the page do not matter) or ``"photo"`` (faces, the
+    user's pictures; intensities kept as they are, grey with ``channels=1`` or colour with
+    ``channels=3``; ``fit_to_box`` does not apply). Any image, grey or RGB, reaches the network
+    through the one shared :func:`~siamese.transforms.preprocess`, which converts it to what
+    ``kind`` and ``channels`` ask for.
     """
 
     architecture = "compact"
@@ -35,11 +39,10 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
         widths: tuple[int, ...] = (32, 64, 64, 64),
         embedding_dim: int = 128,
         fit_to_box: bool = True,
+        kind: str = "ink",
     ) -> None:
         super().__init__()
-        self.preprocess_config = PreprocessConfig(
-            size=input_size, channels=channels, kind="ink" if channels == 1 else "photo", fit_to_box=fit_to_box and channels == 1
-        )
+        self.preprocess_config = model_preprocess_config(input_size, channels, kind, fit_to_box)
         widths = [channels, *widths]
         self.blocks = nn.Sequential(*[_conv_block(cin, cout) for cin, cout in zip(widths, widths[1:])])
         with torch.no_grad():

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from siamese.models.base import SiameseNet
-from siamese.transforms import PreprocessConfig
+from siamese.models.base import SiameseNet, model_preprocess_config
 
 
 class KochNet(SiameseNet, tags=["siamese", "one-shot", "omniglot", "koch2015"]):
@@ -16,13 +15,17 @@ class KochNet(SiameseNet, tags=["siamese", "one-shot", "omniglot", "koch2015"]):
     -> 256@4x4 -> FC 4096 + sigmoid, all ReLU. The head is p = sigmoid(sum_j alpha_j |h1_j - h2_j|
     + b). On 105 x 105 inputs it has 38,951,745 parameters. Weights are initialised as in the paper:
     convolutions N(0, 1e-2), fully connected N(0, 2e-1), biases N(0.5, 1e-2).
+
+    The paper's inputs are one-channel ink images (the default). ``kind="photo"`` (grey, or RGB with
+    ``channels=3``) takes the same options as :class:`~siamese.models.CompactNet`, through the same
+    shared preprocessing; ink images are not cropped to their bounding box, as in the paper.
     """
 
     architecture = "koch"
 
-    def __init__(self, input_size: int = 105, channels: int = 1) -> None:
+    def __init__(self, input_size: int = 105, channels: int = 1, kind: str = "ink") -> None:
         super().__init__()
-        self.preprocess_config = PreprocessConfig(size=input_size, channels=channels, kind="ink" if channels == 1 else "photo")
+        self.preprocess_config = model_preprocess_config(input_size, channels, kind)
         self.convs = nn.Sequential(
             nn.Conv2d(channels, 64, 10), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             nn.Conv2d(64, 128, 7), nn.ReLU(inplace=True), nn.MaxPool2d(2),

@@ -8,6 +8,11 @@ command-line flags. A run writes to ``out_dir``:
                      as ``config.json`` + ``model.safetensors``;
 - ``metrics.jsonl``  one JSON row per logged step; ``curves.png`` the learning curves.
 
+When the run ends, the best checkpoint is evaluated on its data set's test split (``final_eval``; the
+evaluations of :func:`siamese.evaluate.checkpoint_evaluations`) and ``best/`` gets its model card
+(``README.md``, with those figures and the commands that reproduce them), ``evaluation.json``,
+``curves.png`` and ``metrics.jsonl``.
+
 Runs on CPU or one GPU, or on several processes through ``torchrun`` (DistributedDataParallel,
 NCCL on GPUs, gloo on CPU). Batch ``s`` depends only on ``(seed, s)``, so a resumed run continues
 exactly where the killed one stopped.
@@ -87,6 +92,7 @@ class TrainConfig:
     workers: int = 0  # data-loading processes (each builds whole augmented batches)
     log_every: int = 25
     max_minutes: float = 0.0  # if > 0, a time budget: the schedule follows the clock and the run stops cleanly
+    final_eval: bool = True  # at the end, evaluate the best checkpoint on the test split and record it in the model card
 
     def optim(self) -> OptimConfig:
         return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum,
@@ -214,15 +220,43 @@ def train(config: TrainConfig) -> dict[str, Any]:
     progress.close()
 
     summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out),
-               "wall_minutes": (time.time() - started) / 60.0}  # fmt: skip
+               "wall_minutes": (time.time() - started) / 60.0, "val_way": validation.n_way}  # fmt: skip
     if main_process:
         plot_learning_curves(read_metrics(out), out / "curves.png")
         if (out / "best").is_dir():
-            write_model_card(out / "best", asdict(config), summary, out / "curves.png")
+            evaluation = None
+            if config.final_eval:
+                evaluation = _final_evaluation(out / "best", config, device, progress)
+            if evaluation is not None:
+                summary["test"] = [{"title": e["title"], "command": e["command"],
+                                    **{k: e["result"][k] for k in ("accuracy", "roc_auc") if e["result"].get(k) is not None}}
+                                   for e in evaluation["evaluations"]]  # fmt: skip
+            write_model_card(out / "best", asdict(config), summary, out / "curves.png", evaluation, out / "metrics.jsonl")
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if world > 1:
         dist.destroy_process_group()
     return summary
+
+
+def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, progress: tqdm) -> dict[str, Any] | None:
+    """The best checkpoint, reloaded from disk, through the test-split evaluations of ``scripts/evaluate.py``.
+
+    If they cannot run (e.g. the test data is missing), the trained model is kept and its card written
+    without them; the reason is printed."""
+    from siamese.data import DataError
+    from siamese.evaluate import evaluate_checkpoint
+    from siamese.models import CheckpointError
+
+    progress.write(f"evaluating {folder} on the test split of {config.data}")
+    try:
+        evaluation = evaluate_checkpoint(folder, config.data, config.seed, device=str(device))
+    except (DataError, CheckpointError, ValueError) as error:
+        progress.write(f"warning: the final evaluation could not run, so the model card has no test figures: {error}")
+        return None
+    for item in evaluation["evaluations"]:
+        figures = ", ".join(f"{k} {item['result'][k]:.4f}" for k in ("accuracy", "roc_auc") if item["result"].get(k) is not None)
+        progress.write(f"  {item['title']}: {figures}")
+    return evaluation
 
 
 def objective(config: TrainConfig, model: SiameseNet, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -296,11 +330,13 @@ class Validation:
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
 _RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "optimizer", "batch_size", "episode_way", "episode_shot",
-                 "episode_query", "within_alphabet", "augment", "seed")  # fmt: skip
+                 "episode_query", "within_alphabet", "augment", "rotated_classes", "seed")  # fmt: skip
 
 
 def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -> None:
-    changed = [f"--{k.replace('_', '-')} {saved.get(k)!r} -> {current[k]!r}" for k in _RUN_IDENTITY if saved.get(k) != current[k]]
+    defaults = asdict(TrainConfig())  # a setting added after the run started had its default then
+    changed = [f"--{k.replace('_', '-')} {saved.get(k, defaults[k])!r} -> {current[k]!r}"
+               for k in _RUN_IDENTITY if saved.get(k, defaults[k]) != current[k]]  # fmt: skip
     if changed:
         raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
                          "resume it with its own settings or choose another --out-dir.")  # fmt: skip

@@ -51,3 +51,54 @@ def test_folder_with_too_few_classes_is_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_data_names_the_choices() -> None:
     with pytest.raises(DataError, match="omniglot, mnist, att_faces"):
         load_train_val("cifar")
+
+
+# --- the test splits that scripts/evaluate.py --split names -------------------------------------------
+
+
+def test_att_faces_splits_are_30_5_5_and_held_out_is_the_last_10() -> None:
+    from siamese.data.splits import load_split
+
+    sizes = {split: load_split("att_faces", split) for split in ("train", "validation", "test", "held-out")}
+    assert {split: (data.num_classes, len(data)) for split, data in sizes.items()} == {
+        "train": (30, 300), "validation": (5, 50), "test": (5, 50), "held-out": (10, 100)}  # fmt: skip
+    assert sizes["train"].class_names == [f"s{i}" for i in range(1, 31)]
+    assert sizes["validation"].class_names == [f"s{i}" for i in range(31, 36)]
+    assert sizes["test"].class_names == [f"s{i}" for i in range(36, 41)]
+    assert sizes["held-out"].class_names == [f"s{i}" for i in range(31, 41)]
+    train, val = load_train_val("att_faces")
+    assert train.class_names == sizes["train"].class_names and val.class_names == sizes["validation"].class_names
+
+
+def test_mnist_splits() -> None:
+    from siamese.data.splits import load_split
+
+    test = load_split("mnist", "test")
+    assert test.class_names == ["6", "7", "8", "9"] and test.name == "mnist-test-6789"
+    assert len(test) == 958 + 1028 + 974 + 1009  # the MNIST test set's sixes, sevens, eights and nines
+    every = load_split("mnist", "all")
+    assert every.num_classes == 10 and len(every) == 10_000
+    train, val = load_split("mnist", "train"), load_split("mnist", "validation")
+    assert train.class_names == ["0", "1", "2", "3", "4", "5"] and val.class_names == ["6", "7", "8", "9"]
+    assert len(train) + len(val) == 60_000
+
+
+def test_a_folder_has_two_sides_test_is_the_held_out_classes(tmp_path: Path) -> None:
+    from siamese.data.splits import load_split
+
+    root = _folder(tmp_path / "data", classes=10)
+    _, val = load_train_val(f"folder:{root}", seed=4)
+    for split in ("validation", "test", "held-out"):
+        assert load_split(f"folder:{root}", split, seed=4).class_names == val.class_names
+    assert load_split(f"folder:{root}", "train", seed=4).num_classes == 8
+
+
+def test_unknown_split_names_the_choices() -> None:
+    from siamese.data.splits import describe_split, load_split
+
+    with pytest.raises(DataError, match="att_faces has no split 'all'; choose from train, validation, test, held-out"):
+        load_split("att_faces", "all")
+    with pytest.raises(DataError, match="folder:PATH needs a path"):
+        load_split("folder:", "test")
+    assert describe_split("att_faces", "test") == "subjects s36-s40 (50 photos)"
+    assert "6-9" in describe_split("mnist", "test")

@@ -127,3 +127,70 @@ def test_compare_does_not_change_training_mode(compact: CompactNet) -> None:
     model = CompactNet().train()
     model.compare(torch.rand(1, 1, 56, 56), torch.rand(2, 1, 56, 56))
     assert model.training
+
+
+# --- kind: ink (characters, digits) or photo (faces, the user's pictures, grey or RGB) ---------------
+
+
+def test_rgb_photo_model_takes_any_image_through_the_shared_preprocessing(tmp_path) -> None:
+    import json
+
+    import siamese
+
+    torch.manual_seed(0)
+    model = CompactNet(input_size=32, channels=3, kind="photo").eval()
+    config = model.preprocess_config
+    assert (config.size, config.channels, config.kind, config.fit_to_box) == (32, 3, "photo", False)
+    red, green = Image.new("RGB", (50, 40), (200, 30, 30)), Image.new("RGB", (50, 40), (30, 200, 30))
+    batch = preprocess_batch([red, np.asarray(green), red.convert("L"), red.convert("RGBA")], config)
+    assert batch.shape == (4, 3, 32, 32)
+    centre = batch[:, :, 16, 16]
+    assert torch.allclose(centre[0], torch.tensor([200, 30, 30]) / 255.0, atol=1e-6)  # colour kept, not inverted
+    assert torch.allclose(centre[1], torch.tensor([30, 200, 30]) / 255.0, atol=1e-6)
+    assert torch.allclose(centre[2], centre[2].mean().expand(3))  # a grey image becomes three equal channels
+    assert torch.equal(batch[0], batch[3])
+    scores = model.compare([red, green], [np.asarray(red), green.convert("P")])
+    assert scores.shape == (2, 2) and torch.allclose(scores.diagonal(), scores.max(dim=1).values)
+
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert (saved["kind"], saved["channels"]) == ("photo", 3)
+    reloaded = siamese.load_model(tmp_path)
+    assert reloaded.preprocess_config == config
+    assert torch.equal(reloaded.compare([red, green], [red, green]), model.compare([red, green], [red, green]))
+
+
+def test_grey_photo_model_keeps_intensities() -> None:
+    model = CompactNet(input_size=16, channels=1, kind="photo", fit_to_box=True).eval()
+    assert (model.preprocess_config.kind, model.preprocess_config.fit_to_box) == ("photo", False)  # no ink box on photos
+    white = preprocess_batch([Image.new("RGB", (20, 20), (255, 255, 255))], model.preprocess_config)
+    assert white.shape == (1, 1, 16, 16) and torch.all(white == 1.0)  # an ink model would read a blank page: 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"channels": 3}, "kind 'ink' takes 1 channel.*kind 'photo'"), ({"kind": "sketch"}, "kind must be 'ink'.*or 'photo'"),
+     ({"channels": 2, "kind": "photo"}, "channels must be 1 .* or 3")],
+)  # fmt: skip
+def test_impossible_kind_and_channels_say_what_to_pass(arguments: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CompactNet(**arguments)
+
+
+def test_a_config_without_kind_loads_strictly_as_ink_with_the_same_outputs(tmp_path) -> None:
+    import json
+    import shutil
+
+    import siamese
+    from siamese.hub import DEFAULT_CHECKPOINT
+    from siamese.transforms import PreprocessConfig
+
+    assert "kind" not in json.loads((DEFAULT_CHECKPOINT / "config.json").read_text())  # written before kind existed
+    bundled = siamese.load_model(DEFAULT_CHECKPOINT)
+    assert bundled.preprocess_config == PreprocessConfig(size=56, channels=1, kind="ink", fit_to_box=True)
+    explicit = tmp_path / "explicit"
+    shutil.copytree(DEFAULT_CHECKPOINT, explicit)
+    config = json.loads((explicit / "config.json").read_text())
+    (explicit / "config.json").write_text(json.dumps({**config, "kind": "ink"}))
+    images = [_glyph("bar"), _glyph("ring"), _glyph("cross")]
+    assert torch.equal(siamese.load_model(explicit).compare(images, images), bundled.compare(images, images))

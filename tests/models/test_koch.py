@@ -167,3 +167,14 @@ def test_build_model_by_name() -> None:
     model = build_model("koch")
     assert isinstance(model, KochNet)
     assert model.preprocess_config.size == 105 and model.preprocess_config.kind == "ink"
+
+
+def test_kind_is_ink_by_default_and_photo_on_request() -> None:
+    """The paper's model takes one-channel ink; grey or RGB photos are an option, as for CompactNet."""
+    assert KochNet.__init__.__defaults__ == (105, 1, "ink")
+    photo = KochNet(channels=3, kind="photo")
+    assert (photo.preprocess_config.channels, photo.preprocess_config.kind) == (3, "photo")
+    assert photo.convs[0].in_channels == 3
+    assert photo.config()["kind"] == "photo"
+    with pytest.raises(ValueError, match="kind 'photo'"):
+        KochNet(channels=3)

@@ -19,7 +19,7 @@ from siamese.training.state import load_state, read_metrics
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"input_size": 28, "widths": [16, 32, 32, 32], "embedding_dim": 32}
 QUICK = ["--model-args", json.dumps(SMALL), "--batch-size", "32", "--eval-every", "10", "--checkpoint-every", "5",
-         "--log-every", "5", "--val-trials-per-alphabet", "4", "--seed", "3"]  # fmt: skip
+         "--log-every", "5", "--val-trials-per-alphabet", "4", "--seed", "3", "--no-final-eval"]  # fmt: skip
 
 
 def _train_cli(out: Path, steps: int, *extra: str) -> subprocess.Popen:
@@ -30,7 +30,7 @@ def _train_cli(out: Path, steps: int, *extra: str) -> subprocess.Popen:
 
 def test_short_run_lowers_loss_and_beats_chance(tmp_path: Path) -> None:
     config = TrainConfig(model_args=SMALL, steps=80, batch_size=64, eval_every=80, log_every=10, lr=3e-3,
-                         val_trials_per_alphabet=10, out_dir=str(tmp_path), seed=1)  # fmt: skip
+                         val_trials_per_alphabet=10, out_dir=str(tmp_path), seed=1, final_eval=False)  # fmt: skip
     summary = train(config)
     rows = [r for r in read_metrics(tmp_path) if "train_loss" in r]
     assert rows[-1]["train_loss"] < rows[0]["train_loss"] * 0.9
@@ -93,7 +93,8 @@ def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path: Path) -> Non
 
 
 def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
-    base = dict(model_args=SMALL, batch_size=16, eval_every=1000, checkpoint_every=1, val_trials_per_alphabet=1, out_dir=str(tmp_path))
+    base = dict(model_args=SMALL, batch_size=16, eval_every=1000, checkpoint_every=1, val_trials_per_alphabet=1, out_dir=str(tmp_path),
+                final_eval=False)
     train(TrainConfig(steps=2, **base))
     with pytest.raises(ValueError, match="--loss 'bce' -> 'contrastive'"):
         train(TrainConfig(steps=4, loss="contrastive", **base))
