@@ -7,9 +7,12 @@ which does the matching, comparing and teaching. Run it with ``make run`` (or ``
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from pathlib import Path
 
 import gradio as gr
+from gradio import processing_utils
 
 from siamese.data import prepare_dataset
 from siamese.data.base import DataError
@@ -30,7 +33,26 @@ MAX_FILE_SIZE = "5mb"
 CANVAS = (420, 420)
 PEN = gr.Brush(default_size=8, colors=["#000000"], default_color="#000000", color_mode="fixed")
 USER_ERRORS = (ImageInputError, ValueError, CheckpointError)
-limit_image_pixels()  # an upload over 40 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
+limit_image_pixels()  # an upload over 16 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
+
+
+def return_freed_memory_to_the_system() -> None:
+    """Have glibc give large freed blocks (decoded uploads) back at once instead of keeping them per thread.
+
+    With its default, growing threshold, each of Gradio's worker threads kept the memory of the largest images it had
+    decoded: four bursts of 16 visitors sending 16-megapixel images took the app from 0.65 to 3.6 GB, still growing;
+    with blocks of 1 MB or more always mapped and unmapped, it stays at 1.7 GB (peak 1.9 GB; the figures are in
+    docs/reliability-draft.md). Elsewhere than glibc (macOS, musl), nothing is done.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB (also stops its adjustment)
+    except (OSError, AttributeError):
+        pass
+
+
+return_freed_memory_to_the_system()
 
 
 def start_service() -> MatchingService:
@@ -45,23 +67,51 @@ def start_service() -> MatchingService:
 service = start_service()
 
 
+def _save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """Gradio's ``processing_utils.save_pil_to_cache``, but writing through a temporary file and a rename.
+
+    Gradio writes each output image in place to ``<cache>/<hash of its bytes>/<name>``: two visitors shown the
+    same image at once (the same gallery character) rewrite the file while the other's download reads it, and that
+    download arrives truncated ("peer closed connection without sending complete message body"), as
+    ``scripts/load_test.py`` found with 16 users. A rename is atomic: a reader gets the old or the new copy, whole.
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # as Gradio's own files (mkstemp makes them 0600)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return str(path)
+
+
+processing_utils.save_pil_to_cache = _save_pil_to_cache
+
+
 def _user_error(error: Exception) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
 
 
-def readable_uploads(component):
-    """Gradio decodes an upload before any handler (or validator) runs; a file it cannot decode gets a message
-    saying what is wrong with it, instead of Gradio's, which names a temporary path and a Python exception."""
-    decode = component.preprocess
+def explained(component, explain=image_file_error):
+    """Gradio turns what a visitor sends into a value before any handler or validator runs. A value it cannot turn
+    (a file PIL cannot decode, top_k "abc") gets ``explain(error)`` as its message, instead of Gradio's own, which
+    names a temporary path and a Python exception."""
+    convert = component.preprocess
 
     def preprocess(payload):
         try:
-            return decode(payload)
+            return convert(payload)
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001 - PIL raises many kinds of error for bad files
-            log.info("refused an upload: %s: %s", type(error).__name__, error)
-            raise _user_error(image_file_error(error)) from None
+            log.info("refused an input: %s: %s", type(error).__name__, error)
+            raise _user_error(explain(error)) from None
 
     component.preprocess = preprocess
     return component
@@ -138,7 +188,7 @@ def validate_compare(image_a, image_b, domain):
 
 
 def sketchpad(label: str) -> gr.Sketchpad:
-    return readable_uploads(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN,
+    return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN,
                                          layers=False, transforms=(), elem_classes=["pen-canvas"]))  # fmt: skip
 
 
@@ -148,7 +198,9 @@ def about_text() -> str:
             + (HERE / "docs" / "how_it_works.md").read_text() + "\n\n---\n\n" + card)  # fmt: skip
 
 
-with gr.Blocks(title="siamese: one-shot matching") as demo:
+# Uploads and outputs live in Gradio's cache (GRADIO_TEMP_DIR, default /tmp/gradio): without delete_cache they
+# would pile up for as long as the Space runs. Every hour, files older than an hour go; all go at shutdown.
+with gr.Blocks(title="siamese: one-shot matching", delete_cache=(3600, 3600)) as demo:
     gr.Markdown("# One-shot matching with a Siamese network\nDraw a character and see which one it is, compare two "
                 "images, or teach the model your own symbols with one drawing each.")  # fmt: skip
     with gr.Tab("Draw & match"):
@@ -156,7 +208,8 @@ with gr.Blocks(title="siamese: one-shot matching") as demo:
             with gr.Column():
                 sketch = sketchpad("Draw one character")
                 alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
-                top_k = gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches")
+                top_k = explained(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"),
+                                  lambda error: ValueError(f"top_k must be a number from 1 to {MAX_TOP_K}."))  # fmt: skip
                 match_button = gr.Button("Match", variant="primary")
             with gr.Column():
                 verdict = gr.Markdown()
@@ -166,14 +219,14 @@ with gr.Blocks(title="siamese: one-shot matching") as demo:
         match_button.click(match, [sketch, alphabet, top_k], [scores, matches, seen, verdict], api_name="match",
                            validator=validate_match)  # fmt: skip
         # For API clients with an image file rather than a drawing: the same matching, as "match_image".
-        plain_image = readable_uploads(gr.Image(type="pil", visible=False))
+        plain_image = explained(gr.Image(type="pil", visible=False))
         gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], [scores, matches, seen, verdict],
                                        api_name="match_image", validator=validate_match)  # fmt: skip
 
     with gr.Tab("Compare two images"):
         with gr.Row():
-            image_a = readable_uploads(gr.Image(label="First image", type="pil", sources=["upload", "clipboard"]))
-            image_b = readable_uploads(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
+            image_a = explained(gr.Image(label="First image", type="pil", sources=["upload", "clipboard"]))
+            image_b = explained(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
         domain = gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show")
         compare_button = gr.Button("Compare", variant="primary")
         compare_verdict = gr.Markdown()
@@ -209,6 +262,11 @@ with gr.Blocks(title="siamese: one-shot matching") as demo:
     with gr.Tab("About"):
         gr.Markdown(about_text())
 
+# Measured with scripts/load_test.py (16 users mixing match and compare, 2 CPUs shared with two training runs): the
+# app served about 4 requests/s whether 1, 2 or 4 ran at once (4.04 / 3.68 / 3.96 in 30 s runs; 4.77 over 60 s with
+# 2: p50 3.2 s, p99 4.7 s, 0 errors), while one user alone gets 2.9/s at p50 0.33 s: the CPUs are the limit. Two at once
+# (one per CPU) loses nothing and bounds the memory of running requests; a queue of 64 at 4 requests/s is a wait
+# of about 16 s for the last in line, beyond which "queue full" at once is kinder than a longer wait.
 demo.queue(default_concurrency_limit=2, max_size=64)
 
 

@@ -12,19 +12,31 @@ in ``[0, 1]``, grey or RGB.
 
 from __future__ import annotations
 
+import io
 import math
+import re
+import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from pathlib import Path
+from typing import IO, Any, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Images larger than this (in pixels) are shrunk with a cheap box reduction before anything else,
 # so a 20,000 x 20,000 upload costs about as much as a 2,000 x 2,000 one.
 _MAX_WORKING_SIDE = 2048
 #: Raised whenever the output of :func:`preprocess` changes, so caches of preprocessed data rebuild.
 PREPROCESS_VERSION = 2
+#: The most pixels an image *file* may decode to (:func:`open_image`, and every ``PIL.Image.open`` once
+#: :func:`limit_image_pixels` has run, as the app does): 16 megapixels, e.g. 4,000 x 4,000, more than a phone's
+#: 12-megapixel photo (4,032 x 3,024); nothing beyond 2,048 pixels a side reaches the model anyway. A 20,000 x
+#: 20,000 PNG of 90 kB (400 megapixels, 1.6 GB decoded as RGBA) is refused from its header, before a pixel is
+#: decoded. Why not more: 16 visitors sending 40-megapixel white PNGs (50 kB each) at once took the app's
+#: memory from 0.65 to 3.5 GB; at 16 megapixels, to 1.9 GB (docs/reliability-draft.md).
+MAX_INPUT_PIXELS = 16_000_000
+_EXIF_ORIENTATION = 0x0112
 
 
 class ImageInputError(ValueError):
@@ -60,7 +72,7 @@ def preprocess(image: Image.Image | np.ndarray, config: PreprocessConfig = Prepr
     pil = _as_pil(image)
     if pil.width < 1 or pil.height < 1:
         raise ImageInputError("The image is empty (0 pixels).")
-    pil = _shrink_if_huge(pil)
+    pil = _shrink_if_huge(_upright(pil))
     if config.kind == "photo":
         array = _photo_array(pil, config.channels)
     else:
@@ -92,7 +104,84 @@ def has_ink(image: torch.Tensor, threshold: float = 0.05) -> bool:
     return bool((image > threshold).any())
 
 
+# --- image files -----------------------------------------------------------------------------
+
+
+def limit_image_pixels(max_pixels: int = MAX_INPUT_PIXELS) -> None:
+    """Make every ``PIL.Image.open`` in this process refuse images over ``max_pixels`` from their header.
+
+    PIL raises ``DecompressionBombError`` above *twice* ``Image.MAX_IMAGE_PIXELS`` and only warns between,
+    so the limit is set to half of ``max_pixels`` (and the warnings below the hard limit are silenced).
+    Process-wide, so it is for applications (the web app calls it at start), not run on import.
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels // 2
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def open_image(source: str | Path | bytes | IO[bytes], max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+    """Decode an image file: its size checked before decoding, fully read, EXIF orientation applied.
+
+    Anything that is not a readable image of at most ``max_pixels`` pixels raises :class:`ImageInputError`
+    with a message for users (what is wrong, never a temporary path): not an image, truncated, damaged, too large.
+    """
+    try:
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if image.width * image.height > max_pixels:
+            raise ImageInputError(_too_large(image.width * image.height, max_pixels, f"{image.width} x {image.height} pixels"))
+        image.load()
+        return _upright(image)
+    except ImageInputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, struct.error...
+        raise image_file_error(error, max_pixels) from error
+
+
+def image_file_error(error: BaseException, max_pixels: int | None = None) -> ImageInputError:
+    """What to tell a user whose file could not be decoded (by :func:`open_image`, or by a web framework).
+
+    ``max_pixels``: the limit to name when PIL refused a decompression bomb (default: PIL's own).
+    """
+    if isinstance(error, ImageInputError):
+        return error
+    text = str(error)
+    if isinstance(error, Image.DecompressionBombError):
+        numbers = [int(n) for n in re.findall(r"\d+", text)]
+        pixels, limit = (numbers[0], numbers[1]) if len(numbers) >= 2 else (None, 2 * Image.MAX_IMAGE_PIXELS)
+        return ImageInputError(_too_large(pixels, min(limit, max_pixels or limit)))
+    if isinstance(error, UnidentifiedImageError) or (isinstance(error, OSError) and "cannot identify" in text):
+        return ImageInputError("The file is not an image that can be read: send a PNG, JPEG, GIF, WebP, BMP or TIFF file.")
+    if "truncated" in text or isinstance(error, EOFError):
+        return ImageInputError("The image file is truncated (cut short while saving or uploading): save it again and retry.")
+    return ImageInputError(f"The image file is damaged and cannot be decoded ({type(error).__name__}): save it again and retry.")
+
+
+def _too_large(pixels: int | None, limit: int, size: str = "") -> str:
+    what = size or (f"{pixels / 1e6:,.0f} megapixels" if pixels else "too many pixels")
+    return f"The image is too large ({what}); the limit is {limit / 1e6:,.0f} megapixels: shrink it and retry."
+
+
+def _upright(pil: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says (a phone photo's pixels are often stored on their side)."""
+    try:
+        orientation = pil.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - unreadable EXIF: use the pixels as stored
+        return pil
+    if orientation in (None, 1):
+        return pil
+    try:
+        return ImageOps.exif_transpose(pil)
+    except Exception:  # noqa: BLE001
+        return pil
+
+
 # --- input forms -----------------------------------------------------------------------------
+
+
+def as_image(image: Image.Image | np.ndarray) -> Image.Image:
+    """A PIL image or an array (H x W, H x W x 2/3/4 or C x H x W; bool, integer or float in [0, 1] or [0, 255])
+    as a PIL image, as :func:`preprocess` reads it; NaN, infinite, empty or oddly shaped arrays raise
+    :class:`ImageInputError`."""
+    return _as_pil(image)
 
 
 def _as_pil(image: Image.Image | np.ndarray) -> Image.Image:
@@ -103,14 +192,16 @@ def _as_pil(image: Image.Image | np.ndarray) -> Image.Image:
     if not isinstance(image, np.ndarray):
         raise ImageInputError(f"Expected a PIL image or a numpy array, got {type(image).__name__}.")
     array = image
-    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+    if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
         array = np.moveaxis(array, 0, -1)  # CHW -> HWC
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (2, 3, 4)):
         raise ImageInputError(f"Expected an H x W, H x W x 3 or H x W x 4 array, got shape {array.shape}.")
     if array.size == 0:
         raise ImageInputError("The image is empty (0 pixels).")
+    if not (array.dtype == bool or np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ImageInputError(f"Expected an array of numbers, got dtype {array.dtype}.")
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     elif array.dtype == np.uint16:
@@ -122,7 +213,7 @@ def _as_pil(image: Image.Image | np.ndarray) -> Image.Image:
         array = np.clip(array / high * 255.0, 0, 255).round().astype(np.uint8)
     elif array.dtype != np.uint8:
         array = np.clip(array, 0, 255).astype(np.uint8)
-    mode = {2: "L", 3: "RGB", 4: "RGBA"}[array.ndim if array.ndim == 2 else array.shape[-1]]
+    mode = "L" if array.ndim == 2 else {2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[-1]]
     return Image.fromarray(np.ascontiguousarray(array), mode=mode)
 
 

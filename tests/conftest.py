@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -359,3 +360,33 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[SiameseNet, di
     model.save_pretrained(folder)
     files = {name: (folder / name).read_bytes() for name in ("config.json", "model.safetensors")}
     return model, files
+
+
+# --- the web app, launched in this process ----------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    """The app (``app.py``) launched on a free loopback port as ``make run`` launches it; closed after the module."""
+    import app
+
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
+    try:
+        yield url
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str):
+    """A ``gradio_client`` visitor of the launched app (one session for the whole module)."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

@@ -1,35 +1,20 @@
-"""The launched app through its HTTP API, with ``gradio_client``: every endpoint, good and bad input."""
+"""The launched app through its HTTP API, with ``gradio_client``: every endpoint, good and bad input.
+
+The ``client`` fixture (the app launched on a free port, and a visitor) is in ``conftest.py``.
+"""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image, ImageDraw
 
 from siamese.data import load_omniglot
 
 CHARACTERS = "Handwritten characters (Omniglot)"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client():
-    import app
-
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=_free_port(), quiet=True, **app.launch_kwargs())
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        app.demo.close()
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +28,9 @@ def files(tmp_path_factory) -> dict[str, str]:
         "other": data.images[0].convert("L"),
         "blank": Image.new("L", (300, 300), 255),
         "tiny": Image.new("L", (1, 1), 0),
-        "large": Image.new("L", (6000, 6000), 255),
+        "large": Image.new("L", (4000, 4000), 255),  # 16 megapixels: the most the app decodes (siamese.transforms)
     }
-    ImageDraw.Draw(made["large"]).line([(1000, 1000), (5000, 5000)], fill=0, width=200)
+    ImageDraw.Draw(made["large"]).line([(700, 700), (3300, 3300)], fill=0, width=130)
     paths = {}
     for name, image in made.items():
         paths[name] = str(folder / f"{name}.png")

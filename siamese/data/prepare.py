@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,10 +141,11 @@ def _alternative(filename: str) -> str | None:
 def _present(folder: Path, filename: str) -> bool:
     """A file counts as present as is or in its other form (``images_background/``, ``t10k-images-idx3-ubyte``).
 
-    A leftover ``.part`` file never counts: files only get their real name once complete.
+    A leftover ``.part`` file never counts: files only get their real name once complete. Nor does a ``.zip``
+    that is not a zip archive (cut short or overwritten): running prepare again replaces it.
     """
     if (folder / filename).is_file():
-        return True
+        return not filename.endswith(".zip") or zipfile.is_zipfile(folder / filename)
     other = _alternative(filename)
     if other is None:
         return False

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from siamese.transforms import ImageInputError
+from siamese.transforms import ImageInputError, as_image
 
 EDITOR_FORM = ('{"background": None, "layers": [], "composite": IMAGE} '
                "(with gradio_client: IMAGE = handle_file('drawing.png'))")  # fmt: skip
@@ -44,10 +44,11 @@ def image_from_editor(value: Any) -> Image.Image:
 def _as_image(value: Any) -> Image.Image:
     if isinstance(value, Image.Image):
         return value
-    if isinstance(value, np.ndarray):
-        if value.ndim not in (2, 3) or value.size == 0:
-            raise DrawingError(f"Expected an image array, got shape {value.shape}.")
-        return Image.fromarray(value.astype(np.uint8) if value.dtype != np.uint8 else value)
+    if isinstance(value, np.ndarray):  # read as preprocess reads arrays: float ranges, CHW, NaN refused
+        try:
+            return as_image(value)
+        except ImageInputError as error:
+            raise DrawingError(str(error)) from None
     raise DrawingError(f"Expected an image, got {type(value).__name__}. Send {EDITOR_FORM}.")
 
 

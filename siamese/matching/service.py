@@ -118,8 +118,8 @@ class MatchingService:
         """The ``top_k`` characters of ``alphabet`` most like the drawing."""
         if self.gallery is None:
             raise InputError("No Omniglot gallery is loaded: run `python scripts/prepare_data.py omniglot`.")
-        if alphabet not in self._alphabets:
-            if alphabet != ALL_ALPHABETS and alphabet not in self.gallery.alphabet_names:
+        if not isinstance(alphabet, str) or alphabet not in self._alphabets:
+            if not isinstance(alphabet, str) or (alphabet != ALL_ALPHABETS and alphabet not in self.gallery.alphabet_names):
                 raise InputError(f"Unknown alphabet {str(alphabet)[:80]!r}: choose one of the 50 Omniglot alphabets or {ALL_ALPHABETS!r}.")
             self._alphabets[alphabet] = self.gallery.support_set(self.model, alphabet)
         return self._rank(self._alphabets[alphabet], drawing, top_k)
@@ -128,7 +128,7 @@ class MatchingService:
 
     def compare(self, image_a: Any, image_b: Any, domain: str = CHARACTERS) -> CompareResult:
         """Calibrated P(same) for two images under one domain's model."""
-        if domain not in self.domains:
+        if not isinstance(domain, str) or domain not in self.domains:
             raise InputError(f"Unknown domain {str(domain)[:80]!r}: choose one of {', '.join(self.domains)}.")
         model = self.domains[domain].model
         views = [self._view(model, image, which) for image, which in ((image_a, "first"), (image_b, "second"))]
@@ -194,10 +194,10 @@ class MatchingService:
 def _check_top_k(top_k: Any) -> int:
     try:
         k = int(top_k)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise InputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {str(top_k)[:40]!r}.") from None
     if not 1 <= k <= MAX_TOP_K:
-        raise InputError(f"top_k must be from 1 to {MAX_TOP_K}, got {k}.")
+        raise InputError(f"top_k must be from 1 to {MAX_TOP_K}, got {str(k)[:40]}.")
     return k
 
 

@@ -66,11 +66,21 @@ def load_state(folder: Path) -> dict[str, Any] | None:
 
 
 def save_model_atomically(model: torch.nn.Module, folder: Path) -> None:
-    """``save_pretrained`` into a sibling temporary folder, then swap it in place of ``folder``."""
+    """``save_pretrained`` into a sibling temporary folder, then swap it in place of ``folder``.
+
+    A failure while writing (a full disk) leaves ``folder`` as it was and removes the partial copy. A kill between
+    the two renames of the swap leaves the previous copy as ``.<name>.old``; the next call puts it back first.
+    """
     tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
     old = folder.with_name(f".{folder.name}.old")
+    if old.is_dir() and not folder.exists():
+        os.replace(old, folder)  # an interrupted swap: the previous copy is the good one
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         os.replace(folder, old)

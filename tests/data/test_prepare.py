@@ -215,3 +215,46 @@ def test_download_failure_is_reported(data_dir: Path, server: str, monkeypatch: 
     with pytest.raises(DataError, match="404"):
         prepare_dataset("tiny")
     assert list((data_dir / "tiny").iterdir()) == []
+
+
+# --- a damaged Omniglot copy: a clear error, and prepare repairs it when run again ------------------------
+
+
+@pytest.fixture
+def omniglot_source(tmp_path: Path) -> Path:
+    """The shared Omniglot files (linked, with their SHA256SUMS) as a user's own source folder."""
+    folder = tmp_path / "source" / "omniglot"
+    folder.mkdir(parents=True)
+    for path in (shared_dir() / "omniglot").iterdir():
+        os.symlink(path, folder / path.name)
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_a_corrupt_omniglot_zip_is_named_and_prepare_replaces_it(data_dir: Path, omniglot_source: Path, damage: str) -> None:
+    from siamese.data import load_lake_runs
+
+    target = prepare_dataset("omniglot", source=omniglot_source, download=False)
+    runs = target / "one_shot_runs.zip"
+    good = runs.read_bytes()
+    runs.write_bytes({"garbage": b"not a zip file" * 1000, "truncated": good[: len(good) // 2], "empty": b""}[damage])
+
+    with pytest.raises(DataError, match="one_shot_runs.zip") as error:
+        load_lake_runs(target)
+    assert "prepare_data.py omniglot" in str(error.value)
+
+    assert prepare_dataset("omniglot", source=omniglot_source, download=False) == target  # run again: repaired
+    assert runs.read_bytes() == good
+    assert len(load_lake_runs(target)) == 20
+    assert not list(target.glob("*.part"))
+    before = _mtimes(target)
+    prepare_dataset("omniglot", source=omniglot_source, download=False)  # and again: nothing to do
+    assert _mtimes(target) == before
+
+
+def test_a_corrupt_zip_with_no_source_left_is_reported_not_used(data_dir: Path, omniglot_source: Path) -> None:
+    target = prepare_dataset("omniglot", source=omniglot_source, download=False)
+    (target / "images_evaluation.zip").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(DataError, match="omniglot") as error:
+        prepare_dataset("omniglot", download=False)  # no source, no shared data, no download: nothing to repair it with
+    assert str(target) in str(error.value)
