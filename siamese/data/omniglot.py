@@ -54,7 +54,8 @@ class _Archive:
             try:
                 self._zip = zipfile.ZipFile(self.zip_path)
             except zipfile.BadZipFile as error:
-                raise DataError(f"{self.zip_path} is not a valid zip file ({error}); delete it and run prepare again.") from error
+                raise DataError(f"{self.zip_path} is not a valid zip file ({error}); run `python scripts/prepare_data.py omniglot` "
+                                "again to replace it.") from error
         else:
             raise DataError(f"Neither {self.zip_path} nor {self.dir_path} exists; run `python scripts/prepare_data.py omniglot`.")
 
@@ -134,7 +135,8 @@ def load_omniglot(split: str = "train", root: str | Path | None = None, drawers:
 
 
 def _check_split(split: str, records: list[tuple[str, int, int, int]], folder: Path) -> None:
-    expected = {"validation": VALIDATION_ALPHABETS, "test": TEST_ALPHABETS}.get(split)
+    evaluation = VALIDATION_ALPHABETS + TEST_ALPHABETS  # the background alphabets have no list to check against
+    expected = {"validation": VALIDATION_ALPHABETS, "test": TEST_ALPHABETS, "evaluation": evaluation, "all": evaluation}.get(split)
     if expected:
         missing = sorted(set(expected) - {r[0] for r in records})
         if missing:
@@ -168,6 +170,11 @@ class OneShotRun:
     training: list[Image.Image]
     test: list[Image.Image]
     answers: np.ndarray  # answers[i] = index into ``training`` of test item i's class
+    alphabet: str = ""  # the alphabet the run's characters come from
+
+
+#: Runs 1-2 use the first test alphabet, 3-4 the second, and so on (checked against the images in the tests).
+RUN_ALPHABETS = tuple(alphabet for alphabet in TEST_ALPHABETS for _ in range(2))
 
 
 def load_lake_runs(root: str | Path | None = None) -> list[OneShotRun]:
@@ -188,6 +195,7 @@ def load_lake_runs(root: str | Path | None = None) -> list[OneShotRun]:
                 training=[archive.read_image(f"{run}/training/{c}") for c in class_names],
                 test=[archive.read_image(f"{run}/test/{t}") for t in test_names],
                 answers=np.array([class_names.index(PurePosixPath(cls).name) for _, cls in pairs]),
+                alphabet=RUN_ALPHABETS[len(runs)],
             )
         )
     return runs

@@ -34,7 +34,8 @@ def choose(scorer: Scorer, query: ImageLike, candidates: Sequence[ImageLike], k_
 def evaluate_lake_runs(scorer: SiameseNet | Scorer, runs: list[OneShotRun] | None = None) -> dict:
     """Accuracy on Lake's 20 official within-alphabet 20-way one-shot runs (400 trials).
 
-    Returns ``accuracy``, ``n_trials`` and ``per_run`` (run name -> accuracy).
+    Returns ``accuracy``, ``n_trials``, ``per_run`` (run name -> accuracy) and ``per_group``
+    (alphabet -> accuracy over its two runs).
     """
     scorer = as_scorer(scorer)
     runs = load_lake_runs() if runs is None else runs
@@ -45,7 +46,9 @@ def evaluate_lake_runs(scorer: SiameseNet | Scorer, runs: list[OneShotRun] | Non
         correct = [choose(scorer, item, run.training) == int(answer) for item, answer in zip(run.test, run.answers)]
         per_run[run.name] = float(np.mean(correct))
         n_correct, n_trials = n_correct + sum(correct), n_trials + len(correct)
-    return {"accuracy": float(n_correct / max(n_trials, 1)), "n_trials": n_trials, "per_run": per_run}
+    per_group = {alphabet: float(np.mean([per_run[run.name] for run in runs if run.alphabet == alphabet]))
+                 for alphabet in sorted({run.alphabet for run in runs})}  # fmt: skip
+    return {"accuracy": float(n_correct / max(n_trials, 1)), "n_trials": n_trials, "per_run": per_run, "per_group": per_group}
 
 
 def evaluate_oneshot(

@@ -66,6 +66,6 @@ def evaluate_sketch_styles(
     styles = SKETCH_STYLES if styles is None else styles
     result = {"clean": evaluate_lake_runs(scorer, runs)["accuracy"]}
     for name, style in styles.items():
-        redrawn = [OneShotRun(run.name, run.training, [style.render(item) for item in run.test], run.answers) for run in runs]
+        redrawn = [OneShotRun(run.name, run.training, [style.render(item) for item in run.test], run.answers, run.alphabet) for run in runs]
         result[name] = evaluate_lake_runs(scorer, redrawn)["accuracy"]
     return result

@@ -177,3 +177,24 @@ def test_missing_test_alphabet_is_a_data_error_naming_it(tmp_path: Path) -> None
 def test_unknown_split_is_rejected() -> None:
     with pytest.raises(ValueError, match="split"):
         load_omniglot("training")
+
+
+@pytest.mark.parametrize("split", ["evaluation", "all"])
+def test_missing_evaluation_alphabet_folder_is_a_data_error_naming_it(tmp_path: Path, split: str) -> None:
+    """An extracted folder that lost an alphabet is an error, not a silently smaller gallery (the app's is "all")."""
+    kept = [a for a in VALIDATION_ALPHABETS + TEST_ALPHABETS if a != "Angelic"]
+    _write_folder(tmp_path, _fake_part("evaluation", kept, first_id=10, characters=1, drawers=1))
+    _write_folder(tmp_path, _fake_part("background", ["Alpha"], first_id=1, characters=1, drawers=1))
+    with pytest.raises(DataError, match="Angelic") as error:
+        load_omniglot(split, tmp_path)
+    assert str(tmp_path) in str(error.value)
+
+
+def test_each_run_names_the_alphabet_its_images_come_from(omniglot_test):
+    from siamese.data import load_lake_runs
+
+    pixels = {}
+    for image, group in zip(omniglot_test.images, omniglot_test.groups):
+        pixels[image.convert("L").tobytes()] = omniglot_test.group_names[group]
+    for run in load_lake_runs():
+        assert {pixels[image.convert("L").tobytes()] for image in run.training + run.test} == {run.alphabet}
