@@ -89,6 +89,7 @@ class TrainConfig:
     out_dir: str = "runs/default"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    compile: bool = True  # on CUDA: channels_last and torch.compile (scripts/benchmark_gpu.py measures the gain)
     workers: int = 0  # data-loading processes (each builds whole augmented batches)
     log_every: int = 25
     max_minutes: float = 0.0  # if > 0, a time budget: the schedule follows the clock and the run stops cleanly
@@ -152,7 +153,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     elif main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
+    fast = device.type == "cuda" and config.compile
+    memory_format = torch.channels_last if fast else torch.contiguous_format
+    model.to(memory_format=memory_format)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    net = torch.compile(net) if fast else net
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and config.amp else nullcontext()
 
     def save(step: int) -> None:
@@ -192,7 +197,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             total_steps = step
             break
         lr = apply_schedule(optimizer, optim_config, step, max(step / total_steps, spent), steps_per_epoch)
-        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        images = images.to(device, non_blocking=True, memory_format=memory_format)
+        targets = targets.to(device, non_blocking=True)
         with autocast:
             features = net(images).float()  # one forward pass over every image of the batch
         loss = objective(config, model, features, targets)

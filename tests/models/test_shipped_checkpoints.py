@@ -23,6 +23,8 @@ from siamese.hub import CHECKPOINTS_DIR
 from siamese.training.card import EVALUATION_FILE
 
 SHIPPED = {"compact-faces": "att_faces", "compact-digits": "mnist"}
+#: Every checkpoint with a generated card; the default model's card includes Lake's official runs.
+CARDED = {"compact-omniglot": "omniglot", **SHIPPED}
 FILES = {"config.json", "model.safetensors", "README.md", "curves.png", "metrics.jsonl", EVALUATION_FILE}
 
 
@@ -57,7 +59,7 @@ def test_faces_model_takes_photos_and_digits_model_takes_ink() -> None:
     assert (digits.kind, digits.channels) == ("ink", 1)
 
 
-@pytest.mark.parametrize("name", list(SHIPPED))
+@pytest.mark.parametrize("name", list(CARDED))
 def test_card_figures_are_reproduced_exactly(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     folder = CHECKPOINTS_DIR / name
     card = (folder / "README.md").read_text()
@@ -73,6 +75,15 @@ def test_card_figures_are_reproduced_exactly(name: str, capsys: pytest.CaptureFi
         if result["mode"] == "verification":
             assert result["roc_auc"] == item["result"]["roc_auc"]
             assert re.search(r"ROC AUC \*\*([0-9.]+)\*\*", row).group(1) == f"{result['roc_auc']:.4f}"
+
+
+def test_the_default_models_card_reports_lake_runs_per_alphabet_and_cpu_speed() -> None:
+    card = (CHECKPOINTS_DIR / "compact-omniglot" / "README.md").read_text()
+    runs = next(e for e in _evaluation("compact-omniglot")["evaluations"] if e["argv"][0] == "lake-runs")
+    assert len(runs["result"]["per_group"]) == 10
+    for alphabet, accuracy in runs["result"]["per_group"].items():
+        assert f"| {alphabet.replace('_', ' ')} | {100 * accuracy:.2f}% |" in card
+    assert "CPU embedding time" in card and "ms per image at batch 1" in card
 
 
 def _same_and_different(model: siamese.SiameseNet, images: list, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
