@@ -7,12 +7,9 @@ which does the matching, comparing and teaching. Run it with ``make run`` (or ``
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import gradio as gr
-from gradio import processing_utils
 
 from siamese.data import prepare_dataset
 from siamese.data.base import DataError
@@ -20,7 +17,9 @@ from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
 from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, MatchingService, TaughtSymbols
 from siamese.models import CheckpointError
-from siamese.transforms import ImageInputError, image_file_error, limit_image_pixels
+from siamese.transforms import ImageInputError, limit_image_pixels
+
+from gradio_fixes import explained, install_gradio_fixes
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("siamese.app")
@@ -34,25 +33,7 @@ CANVAS = (420, 420)
 PEN = gr.Brush(default_size=8, colors=["#000000"], default_color="#000000", color_mode="fixed")
 USER_ERRORS = (ImageInputError, ValueError, CheckpointError)
 limit_image_pixels()  # an upload over 16 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
-
-
-def return_freed_memory_to_the_system() -> None:
-    """Have glibc give large freed blocks (decoded uploads) back at once instead of keeping them per thread.
-
-    With its default, growing threshold, each of Gradio's worker threads kept the memory of the largest images it had
-    decoded: four bursts of 16 visitors sending 16-megapixel images took the app from 0.65 to 3.6 GB, still growing;
-    with blocks of 1 MB or more always mapped and unmapped, it stays at 1.7 GB (peak 1.9 GB; the figures are in
-    docs/reliability-draft.md). Elsewhere than glibc (macOS, musl), nothing is done.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB (also stops its adjustment)
-    except (OSError, AttributeError):
-        pass
-
-
-return_freed_memory_to_the_system()
+install_gradio_fixes()  # atomic writes of output images, freed memory returned (see gradio_fixes.py)
 
 
 def start_service() -> MatchingService:
@@ -67,54 +48,8 @@ def start_service() -> MatchingService:
 service = start_service()
 
 
-def _save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-    """Gradio's ``processing_utils.save_pil_to_cache``, but writing through a temporary file and a rename.
-
-    Gradio writes each output image in place to ``<cache>/<hash of its bytes>/<name>``: two visitors shown the
-    same image at once (the same gallery character) rewrite the file while the other's download reads it, and that
-    download arrives truncated ("peer closed connection without sending complete message body"), as
-    ``scripts/load_test.py`` found with 16 users. A rename is atomic: a reader gets the old or the new copy, whole.
-    """
-    data = processing_utils.encode_pil_to_bytes(img, format)
-    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
-    folder.mkdir(exist_ok=True, parents=True)
-    path = (folder / f"{name}.{format}").resolve()
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)  # as Gradio's own files (mkstemp makes them 0600)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return str(path)
-
-
-processing_utils.save_pil_to_cache = _save_pil_to_cache
-
-
 def _user_error(error: Exception) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
-
-
-def explained(component, explain=image_file_error):
-    """Gradio turns what a visitor sends into a value before any handler or validator runs. A value it cannot turn
-    (a file PIL cannot decode, top_k "abc") gets ``explain(error)`` as its message, instead of Gradio's own, which
-    names a temporary path and a Python exception."""
-    convert = component.preprocess
-
-    def preprocess(payload):
-        try:
-            return convert(payload)
-        except gr.Error:
-            raise
-        except Exception as error:  # noqa: BLE001 - PIL raises many kinds of error for bad files
-            log.info("refused an input: %s: %s", type(error).__name__, error)
-            raise _user_error(explain(error)) from None
-
-    component.preprocess = preprocess
-    return component
 
 
 def match(sketch: dict | None, alphabet: str, top_k: int):
