@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "push_to_hub.py"
-UPLOADED = ["README.md", "config.json", "curves.png", "metrics.jsonl", "model.safetensors", "similarity.png"]
+UPLOADED = ["README.md", "config.json", "curves.png", "evaluation.json", "metrics.jsonl", "model.safetensors", "similarity.png"]
 
 
 def _script():
