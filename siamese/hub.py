@@ -126,6 +126,11 @@ def resolve_model(env: Mapping[str, str] | None = None, *, device: str = "cpu", 
     return _announce(loaded)
 
 
+def load_bundled(folder: str | Path, *, device: str = "cpu") -> LoadedModel:
+    """A checkpoint shipped in ``checkpoints/`` (e.g. the faces model), described as such."""
+    return _announce(_loaded(_load_folder(Path(folder), device), str(folder), "bundled", None, None))
+
+
 def checkpoint_fingerprint(folder_or_model: str | Path | SiameseNet) -> str:
     """First 16 hex digits of the sha256 of a checkpoint's ``model.safetensors`` bytes (a cache key).
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from siamese.hub import CHECKPOINTS_DIR, LoadedModel, resolve_model
+from siamese.hub import CHECKPOINTS_DIR, LoadedModel, load_bundled, resolve_model
 from siamese.matching.gallery import ALL_ALPHABETS, Gallery, display_name, load_gallery
 from siamese.matching.inputs import DrawingError, image_from_editor
 from siamese.matching.support_set import CONFIDENT, Match, SupportSet
@@ -88,7 +88,7 @@ class MatchingService:
             torch.set_num_threads(threads)
         characters = resolve_model()
         log.info("characters model: %s", characters.describe())
-        domains = {name: resolve_model(env={"SIAMESE_MODEL": str(folder)}) for name, folder in DOMAIN_CHECKPOINTS.items()
+        domains = {name: load_bundled(folder) for name, folder in DOMAIN_CHECKPOINTS.items()
                    if (folder / "model.safetensors").is_file()}  # fmt: skip
         gallery = load_gallery(characters.model, characters.fingerprint, cache_dir) if with_gallery else None
         return cls(characters, gallery, domains)

@@ -143,3 +143,10 @@ def test_classify_without_symbols_says_to_teach_first(service, drawer_two):
 
 def test_the_bundled_model_is_used_without_configuration():
     assert resolve_model(env={}).origin == "bundled"
+
+
+def test_the_compare_domains_are_the_shipped_checkpoints_described_as_such(service):
+    assert set(service.domains) == {CHARACTERS, "Faces (AT&T)", "Digits (MNIST)"}
+    for name in ("Faces (AT&T)", "Digits (MNIST)"):
+        loaded = service.domains[name]
+        assert loaded.origin == "bundled" and "bundled checkpoint" in loaded.describe() and "SIAMESE_MODEL" not in loaded.describe()
