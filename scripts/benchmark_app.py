@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,12 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     startup = time.perf_counter() - started
     from gradio_client import Client, handle_file  # noqa: PLC0415
 
+    from load_test import free_port  # noqa: PLC0415 - a sibling script
+
     from siamese.data import load_omniglot  # noqa: PLC0415
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **app.launch_kwargs())
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
     drawings = load_omniglot("test", drawers=(2,)).images
     result: dict = {"startup_s": round(startup, 2), "requests": args.requests, "alphabet": args.alphabet}
     with tempfile.TemporaryDirectory() as folder:

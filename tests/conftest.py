@@ -372,16 +372,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port where nothing answers: a server that cannot be reached."""
+    return free_port()
+
+
 @pytest.fixture(scope="module")
 def app_url() -> Iterator[str]:
     """The app (``app.py``) launched on a free loopback port as ``make run`` launches it; closed after the module."""
-    import app
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        import app  # noqa: PLC0415 (loads the model and the gallery: only for the modules that use the app)
 
-    _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
-    try:
-        yield url
-    finally:
-        app.demo.close()
+        _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
+        try:
+            yield url
+        finally:
+            app.demo.close()
 
 
 @pytest.fixture(scope="module")

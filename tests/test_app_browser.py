@@ -13,10 +13,8 @@ A screenshot of the match lands in ``test-output/browser/``.
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -50,25 +48,9 @@ ERROR_TEXT = '[data-testid="toast-text"]'
 # --- the app and the browser ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        import app  # noqa: PLC0415 (loads the model and the gallery: only when this test runs)
-
-        port = _free_port()
-        app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                        **app.launch_kwargs())  # fmt: skip
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            app.demo.close()
+def url(app_url: str) -> str:
+    return app_url
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 import time
 from typing import TYPE_CHECKING
 
@@ -38,12 +37,6 @@ def _assert_same_outputs(loaded: SiameseNet, original: SiameseNet) -> None:
     with torch.no_grad():
         assert torch.equal(loaded.features(batch), original.features(batch))
         assert torch.equal(loaded.compare(batch[:2], batch[2:]), original.compare(batch[:2], batch[2:]))
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens here once the socket is closed
 
 
 # --- tests ----------------------------------------------------------------------------------------
@@ -97,8 +90,8 @@ def test_corrupt_weights_are_a_checkpoint_error(hub: FakeHub, checkpoint) -> Non
     assert any(path.startswith("/cdn-lfs/") for path in hub.paths_requested("GET"))  # it was downloaded, then refused
 
 
-def test_unreachable_endpoint_is_a_checkpoint_error_in_bounded_time(use_endpoint, monkeypatch) -> None:
-    use_endpoint(f"http://127.0.0.1:{_closed_port()}")
+def test_unreachable_endpoint_is_a_checkpoint_error_in_bounded_time(use_endpoint, monkeypatch, closed_port: int) -> None:
+    use_endpoint(f"http://127.0.0.1:{closed_port}")
     monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "2")
     monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "2")
     monkeypatch.setattr(hf_constants, "HF_HUB_ETAG_TIMEOUT", 2)

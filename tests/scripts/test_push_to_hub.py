@@ -202,14 +202,9 @@ def test_a_rejected_token_is_a_clear_error(hub: FakeHub, trained: Path, capsys) 
     assert hub.repos == {} and hub.commits == []
 
 
-def test_an_unreachable_hub_is_a_clear_error(use_endpoint, trained: Path, capsys) -> None:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once the socket is closed
-    use_endpoint(f"http://127.0.0.1:{port}")
+def test_an_unreachable_hub_is_a_clear_error(use_endpoint, trained: Path, capsys, closed_port: int) -> None:
+    use_endpoint(f"http://127.0.0.1:{closed_port}")
 
     assert push.main([str(trained), "tester/pushed", "--token", "hf_writer"]) == 1
 
-    _assert_one_line_error(capsys.readouterr().err, "Upload to tester/pushed", f"127.0.0.1:{port}", "failed")
+    _assert_one_line_error(capsys.readouterr().err, "Upload to tester/pushed", f"127.0.0.1:{closed_port}", "failed")
