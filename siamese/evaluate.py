@@ -5,6 +5,8 @@
     python -m siamese.evaluate verification --pairs 2000  # same/different pairs: accuracy, ROC AUC, ECE
     python -m siamese.evaluate mnist-transfer --baseline  # 10-way one-shot MNIST, and the pixel 1-NN baseline
     python -m siamese.evaluate sketches                   # Lake's runs with the test items re-drawn as sketches
+    python -m siamese.evaluate ranking                    # the page's task: a drawing against every character of its alphabet
+    python -m siamese.evaluate ranking --across-alphabets # ... against all 659 evaluation characters at once
     python -m siamese.evaluate oneshot --data att_faces --way 5                       # faces: 5-way on subjects s36-s40
     python -m siamese.evaluate oneshot --data att_faces --split held-out --way 10     # faces: 10-way on s31-s40
     python -m siamese.evaluate verification --data att_faces                          # faces: pairs of s36-s40
@@ -37,6 +39,7 @@ from siamese.evaluation import (
     evaluate_lake_runs,
     evaluate_mnist_transfer,
     evaluate_oneshot,
+    evaluate_ranking,
     evaluate_sketch_styles,
     evaluate_verification,
     model_scorer,
@@ -46,7 +49,7 @@ from siamese.evaluation import (
 from siamese.hub import load_model
 from siamese.models import CheckpointError
 
-MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches")
+MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches", "ranking")
 #: Fresh test-split trials use the drawers that the official runs do not (9-20), so they are new images.
 FRESH_DRAWERS = tuple(d for d in range(1, 21) if d not in RUN_DRAWERS)
 
@@ -84,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     verification.add_argument("--pairs", type=_positive, default=1000, help="pairs, half same (default: 1000)")
     verification.add_argument("--across-alphabets", action="store_true", help="different pairs from any two alphabets")
 
+    ranking = modes.add_parser("ranking", parents=[common, data], help="a drawing against every character of a gallery")
+    ranking.add_argument("--queries", type=_positive, default=1000, help="queries, drawn from drawers 2-20 (default: 1000)")
+    ranking.add_argument("--top-k", type=_positive, default=5, help="also count the answer within the first K (default: 5)")
+    ranking.add_argument("--across-alphabets", action="store_true", help="rank every character of the split, not the query's alphabet")
+
     transfer = modes.add_parser("mnist-transfer", parents=[common, baseline], help="Koch's 10-way one-shot MNIST")
     transfer.add_argument("--trials", type=_positive, default=400, help="number of trials (default: 400)")
     modes.add_parser("sketches", parents=[common], help="Lake's runs with the test items re-drawn as sketches")
@@ -118,6 +126,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return _oneshot(scorer, baseline, args)
     if args.mode == "verification":
         return _verification(scorer, args)
+    if args.mode == "ranking":
+        data, which = _data(args)
+        result = evaluate_ranking(scorer, data, n_queries=args.queries, seed=args.seed, within_group=not args.across_alphabets,
+                                  top_k=args.top_k)  # fmt: skip
+        return {**result, "evaluated_on": which}
     if args.mode == "sketches":
         accuracy = evaluate_sketch_styles(scorer)
         return {"accuracy": accuracy["clean"], "n_trials": 400, "worst_style_accuracy": min(accuracy.values()), "per_style": accuracy}
@@ -150,6 +163,8 @@ def _split_of(args: argparse.Namespace) -> str:
 def _data(args: argparse.Namespace) -> tuple[ImageSet, dict[str, str]]:
     """The images of ``--data`` / ``--split`` (``--seed`` also picks a folder's class split), and a note of what they are."""
     split = _split_of(args)
+    if args.mode == "ranking" and args.split is None and protocol(args.data) == "omniglot":
+        split = "evaluation"  # the page's gallery: every evaluation alphabet
     description = describe_split(args.data, split)  # an unknown data set or split fails here, before loading anything
     data = load_split(args.data, split, args.seed)
     which = {"data": args.data, "split": split, "classes": description}
@@ -209,8 +224,12 @@ def checkpoint_evaluations(spec: str, seed: int = 0) -> list[dict[str, Any]]:
     if kind == "omniglot":
         plan = [
             ("Lake's 20 official 20-way one-shot runs (400 trials)", ["lake-runs"]),
-            ("20-way one-shot, Koch's protocol: 400 trials, test alphabets, drawers 9-20", ["oneshot", "--way", "20"]),
+            ("20-way one-shot, Koch's protocol: 2,000 fresh within-alphabet trials, test alphabets, drawers 9-20",
+             ["oneshot", "--way", "20", "--trials-per-group", "200"]),
+            ("the page's task: 1,000 drawings, each against every character of its alphabet (20 evaluation alphabets)", ["ranking"]),
+            ("1,000 drawings, each against all 659 evaluation characters at once", ["ranking", "--across-alphabets"]),
             ("verification: 1,000 within-alphabet validation pairs", ["verification"]),
+            ("Koch's MNIST transfer: 10-way one-shot digits, 400 trials", ["mnist-transfer"]),
             ("Lake's runs with the test items re-drawn as sketches (place, size, pen, anti-aliasing, transparency)", ["sketches"]),
         ]
     elif kind == "att_faces":

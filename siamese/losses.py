@@ -12,11 +12,12 @@ the training loop calls them with features from one forward pass over all images
 from __future__ import annotations
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from siamese.models import SiameseNet
 
-LOSSES = ("bce", "contrastive", "prototypical")
+LOSSES = ("bce", "contrastive", "prototypical", "cosface")
 
 
 def bce_loss(logits: torch.Tensor, same: torch.Tensor, pos_weight: float | None = None) -> torch.Tensor:
@@ -67,3 +68,40 @@ def prototypical_objective(model: SiameseNet, support: torch.Tensor, query: torc
     same = F.one_hot(target, n_way).to(logits.dtype)
     calibration = model.pair_logit_matrix(queries.detach(), prototypes.detach())
     return F.cross_entropy(logits, target) + bce_loss(calibration.flatten(), same.flatten(), pos_weight=float(n_way - 1))
+
+
+class CosineClassifier(nn.Module):
+    """One unit-norm weight vector per training class; lives only during training.
+
+    The model's embedding is taken before it, so a checkpoint holds the embedding and its pair
+    head, never this classifier, and works on classes it has never seen.
+    """
+
+    def __init__(self, n_classes: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_classes, dim) / dim**0.5)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(features, dim=1) @ F.normalize(self.weight, dim=1).T
+
+
+def cosface_objective(
+    model: SiameseNet, classifier: CosineClassifier, features: torch.Tensor, labels: torch.Tensor,
+    margin: float = 0.2, scale: float = 16.0,
+) -> torch.Tensor:
+    """Wang et al. (2018), CosFace: softmax over every training class on ``scale * (cos - margin)``.
+
+    The margin makes each class win by a gap in cosine, so embeddings of one class cluster tightly
+    and new classes separate by the same cosine the pair head reads. As for the prototypical loss, a
+    balanced BCE on detached in-batch pairs calibrates the head's P(same).
+    """
+    cosine = classifier(features)
+    onehot = F.one_hot(labels, cosine.shape[1]).to(cosine.dtype)
+    loss = F.cross_entropy(scale * (cosine - margin * onehot), labels)
+    detached = features.detach()
+    pairs = model.pair_logit_matrix(detached, detached)
+    same = (labels[:, None] == labels[None, :]).to(pairs.dtype)
+    off_diagonal = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    n_same = same[off_diagonal].sum().clamp(min=1.0)
+    pos_weight = float((off_diagonal.sum() - n_same) / n_same)
+    return loss + bce_loss(pairs[off_diagonal], same[off_diagonal], pos_weight=pos_weight)

@@ -389,3 +389,30 @@ def koch_affine(image_size: int) -> torch.nn.Module:
             v2.RandomApply([v2.RandomAffine(degrees=0, translate=(shift, shift))], p=0.5),
         ]
     )
+
+
+class StrokeJitter(torch.nn.Module):
+    """Thicken or thin the strokes of an ink image ``[1, H, W]`` by a random amount, up to one 3x3 step.
+
+    Pens differ in width, and preprocessing only brings a width into Omniglot's range, so the
+    model learns that a character is the same whatever its width within and around that range.
+    """
+
+    def forward(self, ink: torch.Tensor) -> torch.Tensor:
+        amount = float(torch.rand(()))
+        pooled = torch.nn.functional.max_pool2d(ink[None], 3, 1, 1)[0]
+        if torch.rand(()) < 0.5:  # thin instead: erosion is max-pooling of the negative
+            pooled = -torch.nn.functional.max_pool2d(-ink[None], 3, 1, 1)[0]
+        return torch.lerp(ink, pooled, amount)
+
+
+def training_augmentation(image_size: int, stroke_jitter: bool = False, elastic: bool = False) -> torch.nn.Module:
+    """Koch's affine distortions, optionally with stroke-width jitter and elastic distortion (Simard et al. 2003)."""
+    from torchvision.transforms import v2
+
+    steps: list[torch.nn.Module] = [koch_affine(image_size)]
+    if elastic:  # displacements of about 2% of the side, smoothed over about 5%
+        steps.append(v2.RandomApply([v2.ElasticTransform(alpha=0.6 * image_size, sigma=0.05 * image_size)], p=0.5))
+    if stroke_jitter:
+        steps.append(StrokeJitter())
+    return steps[0] if len(steps) == 1 else v2.Compose(steps)

@@ -110,7 +110,7 @@ def test_gradients_reach_a_model_through_both_losses() -> None:
 
 
 def test_known_losses() -> None:
-    assert set(LOSSES) == {"bce", "contrastive", "prototypical"}
+    assert set(LOSSES) == {"bce", "contrastive", "prototypical", "cosface"}
 
 
 def test_prototypical_objective_matches_hand_computation() -> None:
@@ -155,3 +155,37 @@ def test_contrastive_pair_objective_trains_the_head_only_through_detached_featur
     expected_grad = torch.autograd.grad(contrastive_loss(torch.linalg.vector_norm(a - b, dim=1), same, 1.0), a)[0]
     assert torch.allclose(a.grad, expected_grad, atol=1e-6)
     assert model.scale.grad is not None and model.bias.grad is not None
+
+
+def test_cosface_objective_matches_hand_computation() -> None:
+    """Features on their own class vectors (cos 1) and orthogonal to the others (cos 0): the softmax
+    term is log(1 + (C - 1) exp(-s (1 - m))), and the calibration term has a closed form too."""
+    from siamese.losses import CosineClassifier, cosface_objective
+    from siamese.models import CompactNet
+
+    model = CompactNet(embedding_dim=4)  # head: 10 * cos - 5
+    classifier = CosineClassifier(4, 4)
+    with torch.no_grad():
+        classifier.weight.copy_(torch.eye(4))
+    labels = torch.tensor([0, 0, 1, 1])
+    features = torch.eye(4)[labels]
+    loss = cosface_objective(model, classifier, features, labels, margin=0.25, scale=8.0)
+    ce = math.log(1 + 3 * math.exp(-8.0 * 0.75))
+    # 12 off-diagonal pairs: 4 same (logit 5, weight 8 / 4 = 2), 8 different (logit -5).
+    bce = (4 * 2 * math.log(1 + math.exp(-5.0)) + 8 * math.log(1 + math.exp(-5.0))) / 12
+    assert loss.item() == pytest.approx(ce + bce, rel=1e-5)
+
+
+def test_cosface_margin_raises_the_loss_and_gradients_reach_the_classifier() -> None:
+    from siamese.losses import CosineClassifier, cosface_objective
+    from siamese.models import CompactNet
+
+    torch.manual_seed(0)
+    model, classifier = CompactNet(embedding_dim=8), CosineClassifier(5, 8)
+    features = torch.nn.functional.normalize(torch.randn(10, 8), dim=1).requires_grad_()
+    labels = torch.arange(5).repeat_interleave(2)
+    plain = cosface_objective(model, classifier, features, labels, margin=0.0)
+    margined = cosface_objective(model, classifier, features, labels, margin=0.3)
+    assert margined > plain
+    margined.backward()
+    assert classifier.weight.grad.abs().sum() > 0 and features.grad.abs().sum() > 0

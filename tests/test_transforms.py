@@ -485,3 +485,28 @@ def test_strokes_within_omniglots_range_are_left_untouched(omniglot_validation):
 
     untouched = _resize(_fit_to_box(torch.from_numpy(_ink_array(scan))[None], config.margin), 56)
     assert torch.equal(preprocess(scan, config), untouched)
+
+
+def test_stroke_jitter_changes_width_both_ways_and_keeps_the_range() -> None:
+    from siamese.transforms import StrokeJitter
+
+    ink = torch.zeros(1, 28, 28)
+    ink[:, 12:16, 4:24] = 1.0  # a bar 4 px thick
+    jitter = StrokeJitter()
+    torch.manual_seed(0)
+    sums = [jitter(ink).sum().item() for _ in range(40)]
+    assert min(sums) < ink.sum().item() < max(sums)  # thinner and thicker both happen
+    out = jitter(ink)
+    assert out.shape == ink.shape and 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_training_augmentation_adds_the_chosen_distortions() -> None:
+    from torchvision.transforms import v2
+
+    from siamese.transforms import StrokeJitter, training_augmentation
+
+    plain = training_augmentation(28)
+    full = training_augmentation(28, stroke_jitter=True, elastic=True)
+    assert not isinstance(plain, v2.Compose) or not any(isinstance(t, StrokeJitter) for t in plain.transforms)
+    assert any(isinstance(t, StrokeJitter) for t in full.transforms)
+    assert full(torch.rand(1, 28, 28)).shape == (1, 28, 28)

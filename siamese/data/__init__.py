@@ -6,9 +6,10 @@ from siamese.data.folder import check_trainable, load_image_folder
 from siamese.data.mnist import load_mnist
 from siamese.data.omniglot import TEST_ALPHABETS, VALIDATION_ALPHABETS, OneShotRun, load_lake_runs, load_omniglot
 from siamese.data.prepare import dataset_dir, prepare_dataset
-from siamese.data.samplers import Episode, EpisodeSampler, PairSampler, Trial, TrialSampler
+from siamese.data.samplers import ClassBatchSampler, Episode, EpisodeSampler, PairSampler, Trial, TrialSampler
 
 __all__ = [
+    "ClassBatchSampler",
     "DataError",
     "Episode",
     "EpisodeSampler",

@@ -119,6 +119,6 @@ def to_tensor(
 
 def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: str) -> torch.Tensor:
     out = torch.empty((len(images), config.channels, config.size, config.size), dtype=torch.uint8)
-    for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=len(images) < 2000)):
+    for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=True if len(images) < 2000 else None)):
         out[i] = (preprocess(image, config) * 255.0).round().to(torch.uint8)
     return out

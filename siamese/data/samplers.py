@@ -159,6 +159,37 @@ class TrialSampler:
         return int(images[self.data.drawers[images] == drawer][0])
 
 
+class ClassBatchSampler:
+    """Seeded batches of ``n_classes`` classes with ``per_class`` images each, labelled by class.
+
+    For classification objectives over every training class (:func:`~siamese.losses.cosface_objective`):
+    the labels index ``data.class_names``, and ``per_class >= 2`` puts same pairs in every batch, which
+    the head's calibration needs. With ``within_group`` the classes come a whole group (alphabet) at a
+    time, so most in-batch different pairs are of the hard, within-alphabet kind.
+    """
+
+    def __init__(self, data: ImageSet, n_classes: int, per_class: int = 2, seed: int = 0, within_group: bool = False) -> None:
+        if n_classes < 2 or per_class < 1:
+            raise ValueError("a class batch needs at least 2 classes and 1 image per class")
+        self.index = _ClassIndex(data, min_images=per_class)
+        if len(self.index.classes) < n_classes:
+            raise ValueError(f"Class batches of {n_classes} need {n_classes} classes with {per_class}+ images; "
+                             f"{data.name or 'the data'} has {len(self.index.classes)}.")  # fmt: skip
+        self.n_classes, self.per_class, self.seed, self.within_group = n_classes, per_class, seed, within_group
+        self.groups = [g for g in self.index.group_classes if len(g)] if within_group else [self.index.classes]
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image indices and class labels of batch ``step``, class-major (``per_class`` images of each class)."""
+        rng = _rng(self.seed, step)
+        classes: list[int] = []
+        for g in rng.permutation(len(self.groups)):  # whole groups, in a random order, until the batch is full
+            classes += [int(c) for c in rng.permutation(self.groups[g])[: self.n_classes - len(classes)]]
+            if len(classes) == self.n_classes:
+                break
+        index = np.concatenate([rng.choice(self.index.images[c], size=self.per_class, replace=False) for c in classes])
+        return index, np.repeat(np.array(classes, dtype=np.int64), self.per_class)
+
+
 @dataclass(frozen=True)
 class Episode:
     """A few-shot episode: ``support`` ``[n_way, k_shot]`` and ``query`` ``[n_way, n_query]`` indices."""

@@ -64,7 +64,7 @@ def evaluate_oneshot(
     """Accuracy on seeded N-way k-shot trials drawn by :class:`~siamese.data.TrialSampler`.
 
     With k shots the score of a class is the mean of the query's scores against its k images.
-    Returns ``accuracy``, ``n_trials``, ``per_group`` (group name -> accuracy, by the query's
+    Returns ``accuracy``, its ``standard_error``, ``n_trials``, ``per_group`` (group name -> accuracy, by the query's
     group) and the ``settings`` that reproduce the number.
     """
     scorer = as_scorer(scorer)
@@ -78,8 +78,10 @@ def evaluate_oneshot(
         picked = choose(scorer, data.images[trial.query], candidates, k_shot)
         hits[data.group_names[data.groups[trial.query]]].append(picked == trial.answer)
     every = [hit for group in hits.values() for hit in group]
+    accuracy = float(np.mean(every))
     return {
-        "accuracy": float(np.mean(every)),
+        "accuracy": accuracy,
+        "standard_error": float(np.sqrt(accuracy * (1 - accuracy) / len(every))),  # binomial, over trials
         "n_trials": len(every),
         "per_group": {name: float(np.mean(group)) for name, group in sorted(hits.items())},
         "settings": {

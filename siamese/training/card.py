@@ -49,7 +49,13 @@ def headline(result: dict[str, Any]) -> str:
         if result.get("ece") is not None:
             parts.append(f"ECE {result['ece']:.4f}")
         return ", ".join(parts) + f" ({result['n_pairs']:,} pairs)"
-    text = f"accuracy **{percent(result['accuracy'])}** ({result['n_trials']:,} trials)"
+    if result.get("mode") == "ranking":
+        return (f"top-1 accuracy **{percent(result['accuracy'])}**, top-{result['settings']['top_k']} "
+                f"{percent(result['top_k_accuracy'])} ({result['n_queries']:,} queries, {result['candidates']:.0f} candidates each on average)")  # fmt: skip
+    text = f"accuracy **{percent(result['accuracy'])}**"
+    if result.get("standard_error") is not None:
+        text += f" ± {100 * result['standard_error']:.2f}"
+    text += f" ({result['n_trials']:,} trials)"
     if result.get("worst_style_accuracy") is not None:
         text += f"; worst sketch style {percent(result['worst_style_accuracy'])}"
     if result.get("baseline_accuracy") is not None:

@@ -34,11 +34,11 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from siamese.data import EpisodeSampler, ImageSet, PairSampler, to_tensor
+from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSampler, to_tensor
 from siamese.evaluation import evaluate_oneshot, evaluate_verification, model_scorer
 from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
-from siamese.losses import LOSSES, pair_objective, prototypical_objective
+from siamese.losses import LOSSES, CosineClassifier, cosface_objective, pair_objective, prototypical_objective
 from siamese.models import SiameseNet, build_model
 from siamese.training.card import write_model_card
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
@@ -53,7 +53,7 @@ from siamese.training.state import (
     set_rng_state,
     truncate_metrics,
 )
-from siamese.transforms import koch_affine
+from siamese.transforms import training_augmentation
 
 
 class TrainingError(RuntimeError):
@@ -65,8 +65,11 @@ class TrainConfig:
     data: str = "omniglot"  # omniglot | mnist | att_faces | folder:PATH
     arch: str = "compact"  # compact | koch
     model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments, e.g. {"input_size": 64}
-    loss: str = "bce"  # bce | contrastive | prototypical (episodes)
+    loss: str = "bce"  # bce | contrastive | prototypical (episodes) | cosface (softmax over every training class)
     margin: float = 1.0  # contrastive loss margin
+    cosface_margin: float = 0.2  # cosface: cosine margin the true class must win by
+    cosface_scale: float = 16.0  # cosface: logit scale (inverse temperature) of the softmax
+    per_class: int = 2  # cosface: images of each class in a batch of batch_size images
     episode_way: int = 20  # prototypical: classes per episode
     episode_shot: int = 1  # prototypical: support images per class
     episode_query: int = 5  # prototypical: query images per class
@@ -76,11 +79,13 @@ class TrainConfig:
     momentum: float = 0.9  # koch-sgd: final momentum (rises from 0.5); ignored by adam/adamw
     layer_lrs: str = ""  # koch-sgd: comma-separated learning rate per layer (Koch: eta_j), e.g. "0.01,0.01,0.01,0.01,0.01,0.01"
     layer_momenta: str = ""  # koch-sgd: comma-separated final momentum per layer (Koch: mu_j)
-    batch_size: int = 128  # pairs per step, over all processes (pair losses)
+    batch_size: int = 128  # pairs (pair losses) or images (cosface) per step, over all processes
     steps: int = 2000
     epochs: float = 0.0  # if > 0, overrides steps: one epoch = training images / (pairs or episode images) per step
     within_alphabet: bool = True  # negatives from the same alphabet (harder, like the test trials)
     augment: bool = True  # Koch's affine distortions
+    stroke_jitter: bool = False  # with augment: thicken or thin strokes at random
+    elastic: bool = False  # with augment: elastic distortion (Simard et al. 2003)
     rotated_classes: bool = False  # add each training class turned by 90/180/270 degrees as a new class
     eval_every: int = 250
     val_trials_per_alphabet: int = 20  # 20-way within-alphabet trials per validation alphabet
@@ -125,6 +130,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if config.loss == "prototypical":
         sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed, config.within_alphabet)
         batch = config.episode_way * (config.episode_shot + config.episode_query) * world
+    elif config.loss == "cosface":
+        if config.batch_size % (config.per_class * world):
+            raise ValueError(f"batch_size {config.batch_size} must be a multiple of per_class x processes ({config.per_class} x {world}).")
+        sampler = ClassBatchSampler(train_set, config.batch_size // config.per_class, config.per_class, config.seed, config.within_alphabet)
+        batch = config.batch_size
     else:
         if config.batch_size % world:
             raise ValueError(f"batch_size {config.batch_size} must divide evenly over {world} processes.")
@@ -132,18 +142,22 @@ def train(config: TrainConfig) -> dict[str, Any]:
         batch = config.batch_size
     steps_per_epoch = max(1, len(train_set) // batch)
     total_steps = int(round(config.epochs * steps_per_epoch)) if config.epochs > 0 else config.steps
-    batches = TrainingBatches(train_images, sampler, config.augment, rank, world, config.seed)
+    augment = training_augmentation(train_images.shape[-1], config.stroke_jitter, config.elastic) if config.augment else None
+    batches = TrainingBatches(train_images, sampler, augment, rank, world, config.seed)
     validation = Validation(val_set, config.val_trials_per_alphabet, config.seed)
 
     # --- model and optimiser, then resume if a state exists ---------------------------------
     model.to(device)
+    classifier = CosineClassifier(train_set.num_classes, _feature_dim(model)).to(device) if config.loss == "cosface" else None
     optim_config = config.optim()
-    optimizer = build_optimizer(model, optim_config)
+    optimizer = build_optimizer(model, optim_config, extra=classifier)
     start_step, best = 0, {"val_accuracy": -1.0, "step": 0}
     state = load_state(out)
     if state is not None:
         _check_same_run(json.loads(state["config"]), asdict(config), out)
         model.load_state_dict(state["model"])
+        if classifier is not None:
+            classifier.load_state_dict(state["classifier"])
         optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         start_step, best = state["step"], state["best"]
@@ -166,7 +180,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                                 "Try a lower learning rate.")  # fmt: skip
         if main_process:
             save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
-                             "rng": rng_state(), "elapsed": time.time() - started, "config": json.dumps(asdict(config))})  # fmt: skip
+                             "rng": rng_state(), "elapsed": time.time() - started, "config": json.dumps(asdict(config)),
+                             **({"classifier": classifier.state_dict()} if classifier is not None else {})})  # fmt: skip
 
     def validate(step: int) -> None:
         nonlocal best
@@ -183,7 +198,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # --- the loop -------------------------------------------------------------------------
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start_step, total_steps),
                                          num_workers=config.workers, pin_memory=device.type == "cuda")  # fmt: skip
-    progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=not main_process, dynamic_ncols=True)
+    # disable=None follows tqdm's own rules: no bar off a terminal, and TQDM_DISABLE.
+    progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=None if main_process else True, dynamic_ncols=True)
     started, running = time.time() - (state["elapsed"] if state else 0.0), []  # training time counts across resumes
     model.train()
     for step, (images, targets) in enumerate(loader, start=start_step):
@@ -201,12 +217,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
         targets = targets.to(device, non_blocking=True)
         with autocast:
             features = net(images).float()  # one forward pass over every image of the batch
-        loss = objective(config, model, features, targets)
+        loss = objective(config, model, features, targets, classifier)
         if not torch.isfinite(loss):
             raise TrainingError(f"The loss became {loss.item()} at step {step}; the last good checkpoint in {out} is kept. "
                                 "Try a lower learning rate.")  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if classifier is not None and world > 1:  # the classifier sits outside DDP: average its gradient by hand
+            for p in classifier.parameters():
+                dist.all_reduce(p.grad)
+                p.grad /= world
         optimizer.step()
         running.append(loss.item())
         progress.update(1)
@@ -265,8 +285,11 @@ def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, p
     return evaluation
 
 
-def objective(config: TrainConfig, model: SiameseNet, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def objective(config: TrainConfig, model: SiameseNet, features: torch.Tensor, targets: torch.Tensor,
+              classifier: CosineClassifier | None = None) -> torch.Tensor:  # fmt: skip
     """The loss of one batch from the features of all its images (see :class:`TrainingBatches`)."""
+    if config.loss == "cosface":
+        return cosface_objective(model, classifier, features, targets, config.cosface_margin, config.cosface_scale)
     if config.loss == "prototypical":
         n_support = targets.shape[0] * targets.shape[1]
         support = features[:n_support].reshape(*targets.shape[:2], -1)
@@ -282,14 +305,15 @@ class TrainingBatches(torch.utils.data.Dataset):
     - Pairs: ``images`` is the left images then the right ones, ``targets`` the same-labels.
     - Episodes: ``images`` is the support ``[n_way * k_shot]`` then the queries, ``targets`` the
       support's class index ``[n_way, k_shot]``; each process draws its own episode.
+    - Class batches: ``images`` is ``per_class`` images of each class, ``targets`` their class labels.
 
     Seeded by ``(seed, s)`` alone (augmentation included), so any worker can build any step and a
     resumed run sees exactly the batches the interrupted one would have.
     """
 
-    def __init__(self, images: torch.Tensor, sampler: PairSampler | EpisodeSampler, augment: bool, rank: int, world: int, seed: int) -> None:
-        self.images, self.sampler, self.rank, self.world, self.seed = images, sampler, rank, world, seed
-        self.augment = koch_affine(images.shape[-1]) if augment else None
+    def __init__(self, images: torch.Tensor, sampler: PairSampler | EpisodeSampler | ClassBatchSampler,
+                 augment: torch.nn.Module | None, rank: int, world: int, seed: int) -> None:  # fmt: skip
+        self.images, self.sampler, self.augment, self.rank, self.world, self.seed = images, sampler, augment, rank, world, seed
 
     def __len__(self) -> int:
         return 2**62
@@ -299,6 +323,10 @@ class TrainingBatches(torch.utils.data.Dataset):
             episode = self.sampler.episode(step * self.world + self.rank)
             index = np.concatenate([episode.support.ravel(), episode.query.ravel()])
             targets = torch.arange(len(episode.support))[:, None].expand(episode.support.shape).contiguous()
+        elif isinstance(self.sampler, ClassBatchSampler):
+            index, labels = self.sampler.batch(step)
+            part = slice(self.rank, None, self.world)
+            index, targets = index[part], torch.from_numpy(labels[part])
         else:
             left, right, same = self.sampler.batch(step)
             part = slice(self.rank, None, self.world)
@@ -335,8 +363,9 @@ class Validation:
 
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
-_RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "optimizer", "batch_size", "episode_way", "episode_shot",
-                 "episode_query", "within_alphabet", "augment", "rotated_classes", "seed")  # fmt: skip
+_RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "optimizer",
+                 "batch_size", "episode_way", "episode_shot", "episode_query", "within_alphabet", "augment", "stroke_jitter",
+                 "elastic", "rotated_classes", "seed")  # fmt: skip
 
 
 def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -> None:
@@ -346,6 +375,17 @@ def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -
     if changed:
         raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
                          "resume it with its own settings or choose another --out-dir.")  # fmt: skip
+
+
+def _feature_dim(model: SiameseNet) -> int:
+    """The length of the model's feature vector, from one blank image."""
+    config = model.preprocess_config
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        dim = model.features(torch.zeros(1, config.channels, config.size, config.size, device=next(model.parameters()).device)).shape[1]
+    model.train(was_training)
+    return int(dim)
 
 
 def _time_spent(started: float, max_minutes: float, world: int) -> float:

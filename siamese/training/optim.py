@@ -33,7 +33,16 @@ def layers_of(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, config: OptimConfig, extra: nn.Module | None = None) -> torch.optim.Optimizer:
+    """The optimiser of ``model``; ``extra`` (a training-only module, e.g. a classifier) joins it at the base rate."""
+    optimizer = _model_optimizer(model, config)
+    if extra is not None:
+        optimizer.add_param_group({"params": list(extra.parameters()), "lr": config.lr, "base_lr": config.lr,
+                                   **({"final_momentum": config.momentum} if config.name == "koch-sgd" else {})})  # fmt: skip
+    return optimizer
+
+
+def _model_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
     if config.name == "koch-sgd":
         layers = layers_of(model)
         lrs = _per_layer(config.layer_lrs, config.lr, len(layers), "layer_lrs")

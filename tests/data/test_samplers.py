@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siamese.data import EpisodeSampler, ImageSet, PairSampler, TrialSampler
+from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSampler, TrialSampler
 
 
 def _toy(classes: int = 6, per_class: int = 5, groups: int = 2) -> ImageSet:
@@ -164,3 +164,31 @@ def test_within_group_episodes(omniglot_background: ImageSet) -> None:
 def test_episodes_need_enough_classes() -> None:
     with pytest.raises(ValueError, match="Not enough classes"):
         EpisodeSampler(_toy(classes=3), n_way=5)
+
+
+# --- ClassBatchSampler ---------------------------------------------------------------------------
+
+
+def test_class_batches_hold_per_class_images_of_distinct_classes_with_their_labels() -> None:
+    data = _toy(classes=8, per_class=5, groups=2)
+    sampler = ClassBatchSampler(data, n_classes=6, per_class=2, seed=1)
+    for step in range(10):
+        index, labels = sampler.batch(step)
+        assert len(index) == len(labels) == 12
+        np.testing.assert_array_equal(data.labels[index], labels)
+        assert len(set(labels.tolist())) == 6 and len(set(index.tolist())) == 12
+    np.testing.assert_array_equal(sampler.batch(3)[0], ClassBatchSampler(data, 6, 2, seed=1).batch(3)[0])  # seeded by (seed, step)
+    assert not np.array_equal(sampler.batch(3)[0], sampler.batch(4)[0])
+
+
+def test_class_batches_within_groups_fill_from_one_group_before_the_next() -> None:
+    data = _toy(classes=12, per_class=3, groups=3)  # 4 classes per group
+    sampler = ClassBatchSampler(data, n_classes=4, per_class=2, seed=0, within_group=True)
+    for step in range(10):
+        _, labels = sampler.batch(step)
+        assert len(set(data.groups[np.isin(data.labels, labels)].tolist())) == 1
+
+
+def test_class_batches_need_enough_classes() -> None:
+    with pytest.raises(ValueError, match="need 10 classes"):
+        ClassBatchSampler(_toy(classes=6), n_classes=10, per_class=2)

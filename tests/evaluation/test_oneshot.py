@@ -9,7 +9,7 @@ import torch
 import siamese
 from siamese.data import ImageSet, OneShotRun, load_lake_runs
 from siamese.evaluate import FRESH_DRAWERS
-from siamese.evaluation import CachedScorer, choose, evaluate_lake_runs, evaluate_oneshot, model_scorer
+from siamese.evaluation import CachedScorer, choose, evaluate_lake_runs, evaluate_oneshot, evaluate_ranking, model_scorer
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +130,33 @@ def test_model_scorer_matches_compare_and_embeds_each_image_once(runs):
     torch.testing.assert_close(first, expected[:1])
     torch.testing.assert_close(again, expected)
     assert isinstance(scorer, CachedScorer)
+
+
+def test_sampled_trials_report_the_binomial_standard_error(omniglot_validation):
+    result = evaluate_oneshot(random_scorer(1), omniglot_validation, n_way=20, trials_per_group=10, seed=0)
+    p, n = result["accuracy"], result["n_trials"]
+    assert result["standard_error"] == pytest.approx((p * (1 - p) / n) ** 0.5)
+
+
+def test_ranking_oracle_is_perfect_and_chance_is_about_one_over_the_alphabet(omniglot_validation):
+    perfect = evaluate_ranking(set_oracle(omniglot_validation), omniglot_validation, n_queries=60, seed=2)
+    assert perfect["accuracy"] == perfect["top_k_accuracy"] == 1.0 and perfect["n_queries"] == 60
+    across = evaluate_ranking(random_scorer(0), omniglot_validation, n_queries=200, within_group=False, top_k=5)
+    assert across["candidates"] == omniglot_validation.num_classes
+    assert across["accuracy"] < 0.05 and across["top_k_accuracy"] < 0.1
+    within = evaluate_ranking(random_scorer(0), omniglot_validation, n_queries=200, top_k=5)
+    assert within["candidates"] < omniglot_validation.num_classes
+    expected_top5 = np.mean([min(5 / n, 1) for n in [within["candidates"]]])
+    assert abs(within["top_k_accuracy"] - expected_top5) < 0.1
+
+
+def test_ranking_queries_never_come_from_the_gallery_drawer(omniglot_validation):
+    seen = []
+
+    def spy(queries, candidates):
+        seen.extend(id(q) for q in queries)
+        return np.zeros((len(queries), len(candidates)))
+
+    evaluate_ranking(spy, omniglot_validation, n_queries=50, seed=0)
+    drawer_of = {id(image): d for image, d in zip(omniglot_validation.images, omniglot_validation.drawers)}
+    assert seen and all(drawer_of[q] != 1 for q in seen)

@@ -99,3 +99,36 @@ def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--loss 'bce' -> 'contrastive'"):
         train(TrainConfig(steps=4, loss="contrastive", **base))
     assert load_state(tmp_path)["step"] == 2  # the saved run is untouched
+
+
+def test_cosface_run_resumes_exactly_with_its_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = dict(model_args=SMALL, loss="cosface", batch_size=32, per_class=2, eval_every=1000, checkpoint_every=3, log_every=1,
+                val_trials_per_alphabet=2, stroke_jitter=True, seed=5, steps=6, final_eval=False)  # fmt: skip
+    train(TrainConfig(out_dir=str(tmp_path / "straight"), **base))
+
+    from siamese.training import loop
+
+    schedule = loop.apply_schedule
+
+    def interrupt_at_step_4(optimizer, config, step, *args):  # after the checkpoint of step 3, as a Ctrl-C would
+        if step == 4:
+            raise KeyboardInterrupt
+        return schedule(optimizer, config, step, *args)
+
+    monkeypatch.setattr(loop, "apply_schedule", interrupt_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(out_dir=str(tmp_path / "resumed"), **base))
+    monkeypatch.setattr(loop, "apply_schedule", schedule)
+    assert load_state(tmp_path / "resumed")["step"] == 3
+    train(TrainConfig(out_dir=str(tmp_path / "resumed"), **base))
+    a, b = load_state(tmp_path / "straight"), load_state(tmp_path / "resumed")
+    assert a["classifier"]["weight"].shape[0] == 964  # one class vector per background character
+    assert torch.equal(a["classifier"]["weight"], b["classifier"]["weight"])
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert "classifier" not in {k.split(".")[0] for k in a["model"]}  # the checkpoint keeps the embedding only
+
+
+def test_cosface_batch_must_split_into_classes(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="multiple of per_class"):
+        train(TrainConfig(model_args=SMALL, loss="cosface", batch_size=33, per_class=2, out_dir=str(tmp_path), final_eval=False))
