@@ -7,6 +7,7 @@
     python -m siamese.evaluate sketches                   # Lake's runs with the test items re-drawn as sketches
     python -m siamese.evaluate ranking                    # the page's task: a drawing against every character of its alphabet
     python -m siamese.evaluate ranking --across-alphabets # ... against all 659 evaluation characters at once
+    python -m siamese.evaluate rejection                  # choose the "no confident match" threshold on validation
     python -m siamese.evaluate oneshot --data att_faces --way 5                       # faces: 5-way on subjects s36-s40
     python -m siamese.evaluate oneshot --data att_faces --split held-out --way 10     # faces: 10-way on s31-s40
     python -m siamese.evaluate verification --data att_faces                          # faces: pairs of s36-s40
@@ -40,6 +41,7 @@ from siamese.evaluation import (
     evaluate_mnist_transfer,
     evaluate_oneshot,
     evaluate_ranking,
+    evaluate_rejection,
     evaluate_sketch_styles,
     evaluate_verification,
     model_scorer,
@@ -49,7 +51,7 @@ from siamese.evaluation import (
 from siamese.hub import load_model
 from siamese.models import CheckpointError
 
-MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches", "ranking")
+MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches", "ranking", "rejection")
 #: Fresh test-split trials use the drawers that the official runs do not (9-20), so they are new images.
 FRESH_DRAWERS = tuple(d for d in range(1, 21) if d not in RUN_DRAWERS)
 
@@ -92,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--top-k", type=_positive, default=5, help="also count the answer within the first K (default: 5)")
     ranking.add_argument("--across-alphabets", action="store_true", help="rank every character of the split, not the query's alphabet")
 
+    rejection = modes.add_parser("rejection", parents=[common, data], help='the "no confident match" threshold')
+    rejection.add_argument("--coverage", type=float, default=0.95, help="share of present characters to accept (default: 0.95)")
+    rejection.add_argument("--threshold", type=float, default=None, help="check this threshold instead of choosing one")
+    rejection.add_argument("--trials-per-alphabet", type=_positive, default=200, help="20-way trials per alphabet (default: 200)")
+
     transfer = modes.add_parser("mnist-transfer", parents=[common, baseline], help="Koch's 10-way one-shot MNIST")
     transfer.add_argument("--trials", type=_positive, default=400, help="number of trials (default: 400)")
     modes.add_parser("sketches", parents=[common], help="Lake's runs with the test items re-drawn as sketches")
@@ -131,6 +138,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result = evaluate_ranking(scorer, data, n_queries=args.queries, seed=args.seed, within_group=not args.across_alphabets,
                                   top_k=args.top_k)  # fmt: skip
         return {**result, "evaluated_on": which}
+    if args.mode == "rejection":
+        data, which = _data(args)
+        result = evaluate_rejection(scorer, data, trials_per_group=args.trials_per_alphabet, seed=args.seed,
+                                    coverage=args.coverage, threshold=args.threshold)  # fmt: skip
+        return {**result, "evaluated_on": which}
     if args.mode == "sketches":
         accuracy = evaluate_sketch_styles(scorer)
         return {"accuracy": accuracy["clean"], "n_trials": 400, "worst_style_accuracy": min(accuracy.values()), "per_style": accuracy}
@@ -165,6 +177,8 @@ def _data(args: argparse.Namespace) -> tuple[ImageSet, dict[str, str]]:
     split = _split_of(args)
     if args.mode == "ranking" and args.split is None and protocol(args.data) == "omniglot":
         split = "evaluation"  # the page's gallery: every evaluation alphabet
+    if args.mode == "rejection" and args.split is None:
+        split = "validation"  # a threshold is chosen on validation, never on test
     description = describe_split(args.data, split)  # an unknown data set or split fails here, before loading anything
     data = load_split(args.data, split, args.seed)
     which = {"data": args.data, "split": split, "classes": description}

@@ -5,6 +5,7 @@ Every evaluation takes a *scorer* (see :mod:`siamese.evaluation.scorers`) or a m
 
 from siamese.evaluation.oneshot import choose, evaluate_lake_runs, evaluate_oneshot
 from siamese.evaluation.ranking import evaluate_ranking
+from siamese.evaluation.rejection import evaluate_rejection
 from siamese.evaluation.plots import plot_learning_curves, plot_pair_scores
 from siamese.evaluation.scorers import (
     CachedScorer,
@@ -31,6 +32,7 @@ __all__ = [
     "evaluate_mnist_transfer",
     "evaluate_oneshot",
     "evaluate_ranking",
+    "evaluate_rejection",
     "evaluate_verification",
     "expected_calibration_error",
     "model_scorer",

@@ -105,3 +105,14 @@ def test_ranking_within_and_across_alphabets(model_dir, capsys):
     assert within["evaluated_on"]["split"] == across["evaluated_on"]["split"] == "evaluation"
     assert across["candidates"] == 659 and within["candidates"] < 659
     assert 0 <= within["accuracy"] <= within["top_k_accuracy"] <= 1
+
+
+def test_rejection_chooses_a_threshold_on_validation_that_keeps_the_coverage(model_dir, capsys):
+    assert main(["rejection", "--model", str(model_dir), "--trials-per-alphabet", "10", "--coverage", "0.9", "--json"]) == 0
+    chosen = json.loads(capsys.readouterr().out)
+    assert chosen["evaluated_on"]["split"] == "validation" and chosen["n_trials"] == 100
+    assert chosen["coverage"] >= 0.9 and 0 <= chosen["absent_rejected"] <= 1
+    argv = ["rejection", "--model", str(model_dir), "--trials-per-alphabet", "10", "--threshold", str(chosen["threshold"]), "--json"]
+    assert main(argv) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["coverage"] == chosen["coverage"] and checked["absent_rejected"] == chosen["absent_rejected"]

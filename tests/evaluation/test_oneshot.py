@@ -9,7 +9,7 @@ import torch
 import siamese
 from siamese.data import ImageSet, OneShotRun, load_lake_runs
 from siamese.evaluate import FRESH_DRAWERS
-from siamese.evaluation import CachedScorer, choose, evaluate_lake_runs, evaluate_oneshot, evaluate_ranking, model_scorer
+from siamese.evaluation import CachedScorer, choose, evaluate_lake_runs, evaluate_oneshot, evaluate_ranking, evaluate_rejection, model_scorer
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,9 @@ def test_ranking_queries_never_come_from_the_gallery_drawer(omniglot_validation)
     evaluate_ranking(spy, omniglot_validation, n_queries=50, seed=0)
     drawer_of = {id(image): d for image, d in zip(omniglot_validation.images, omniglot_validation.drawers)}
     assert seen and all(drawer_of[q] != 1 for q in seen)
+
+
+def test_rejection_with_an_oracle_accepts_every_present_query_and_rejects_every_absent_one(omniglot_validation):
+    result = evaluate_rejection(set_oracle(omniglot_validation), omniglot_validation, trials_per_group=5, coverage=0.9)
+    assert result["threshold"] == 1.0 and result["coverage"] == 1.0 and result["accuracy"] == 1.0
+    assert result["absent_rejected"] == 1.0
