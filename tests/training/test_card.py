@@ -1,0 +1,45 @@
+"""The generated model card: the honest figure leads, each anchor beside its own protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import siamese
+from siamese.training.card import headline, write_model_card
+
+
+def _evaluation(data: str) -> dict:
+    fresh = {"mode": "oneshot", "accuracy": 0.9, "standard_error": 0.0067, "n_trials": 2000,
+             "evaluated_on": {"split": "test", "classes": "the 10 test alphabets"}}  # fmt: skip
+    runs = {"mode": "lake-runs", "accuracy": 0.9775, "n_trials": 400}
+    ranking = {"mode": "ranking", "accuracy": 0.8, "top_k_accuracy": 0.95, "n_queries": 1000, "candidates": 33.4,
+               "settings": {"top_k": 5}, "evaluated_on": {"split": "evaluation", "classes": "all 20 evaluation alphabets"}}  # fmt: skip
+    items = [("lake-runs", runs), ("oneshot", fresh), ("ranking", ranking)]
+    return {"data": data, "seed": 0, "seconds": 1.0,
+            "evaluations": [{"title": m, "argv": [m], "command": f"python scripts/evaluate.py {m} --model MODEL_DIR", "result": r}
+                            for m, r in items]}  # fmt: skip
+
+
+def _card(tmp_path: Path, data: str) -> str:
+    siamese.build_model("compact", input_size=28).save_pretrained(tmp_path)
+    config = {"data": data, "seed": 0, "loss": "cosface", "optimizer": "adamw", "lr": 0.001}
+    summary = {"steps": 10, "best_step": 10, "wall_minutes": 1.0, "best_val_accuracy": 0.5}
+    return write_model_card(tmp_path, config, summary, None, _evaluation(data)).read_text()
+
+
+def test_omniglot_card_leads_with_fresh_trials_and_their_standard_error(tmp_path: Path) -> None:
+    card = _card(tmp_path, "omniglot")
+    head = card[card.index("## Headline") : card.index("## Data")]
+    lines = [line for line in head.splitlines() if line.startswith("- ")]
+    assert lines[0].startswith("- **90.00% ± 0.67** (standard error) on 2,000 fresh") and "92.0%" in lines[0]
+    assert "97.75% on Lake's 20 official runs" in lines[1] and "95.5%" in lines[1] and "96.7%" in lines[1]
+    assert card.index("## Headline") < card.index("## Evaluation of this checkpoint")
+
+
+def test_other_data_sets_have_no_omniglot_headline(tmp_path: Path) -> None:
+    assert "## Headline" not in _card(tmp_path, "mnist")
+
+
+def test_ranking_headline_shows_top_1_and_top_k() -> None:
+    text = headline(_evaluation("omniglot")["evaluations"][2]["result"])
+    assert text == "top-1 accuracy **80.00%**, top-5 95.00% (1,000 queries, 33 candidates each on average)"
