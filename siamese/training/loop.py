@@ -70,6 +70,7 @@ class TrainConfig:
     cosface_margin: float = 0.2  # cosface: cosine margin the true class must win by
     cosface_scale: float = 16.0  # cosface: logit scale (inverse temperature) of the softmax
     per_class: int = 2  # cosface: images of each class in a batch of batch_size images
+    classifier_lr_scale: float = 1.0  # cosface: the class vectors' learning rate over lr (each class is in few batches)
     episode_way: int = 20  # prototypical: classes per episode
     episode_shot: int = 1  # prototypical: support images per class
     episode_query: int = 5  # prototypical: query images per class
@@ -150,7 +151,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model.to(device)
     classifier = CosineClassifier(train_set.num_classes, _feature_dim(model)).to(device) if config.loss == "cosface" else None
     optim_config = config.optim()
-    optimizer = build_optimizer(model, optim_config, extra=classifier)
+    optimizer = build_optimizer(model, optim_config, extra=classifier, extra_lr_scale=config.classifier_lr_scale)
     start_step, best = 0, {"val_accuracy": -1.0, "step": 0}
     state = load_state(out)
     if state is not None:
@@ -363,7 +364,7 @@ class Validation:
 
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
-_RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "optimizer",
+_RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
                  "batch_size", "episode_way", "episode_shot", "episode_query", "within_alphabet", "augment", "stroke_jitter",
                  "elastic", "rotated_classes", "seed")  # fmt: skip
 

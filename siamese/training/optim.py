@@ -33,11 +33,15 @@ def layers_of(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
-def build_optimizer(model: nn.Module, config: OptimConfig, extra: nn.Module | None = None) -> torch.optim.Optimizer:
-    """The optimiser of ``model``; ``extra`` (a training-only module, e.g. a classifier) joins it at the base rate."""
+def build_optimizer(
+    model: nn.Module, config: OptimConfig, extra: nn.Module | None = None, extra_lr_scale: float = 1.0
+) -> torch.optim.Optimizer:
+    """The optimiser of ``model``; ``extra`` (a training-only module, e.g. a classifier) joins it at
+    ``extra_lr_scale`` times the base rate, on the same schedule."""
     optimizer = _model_optimizer(model, config)
     if extra is not None:
-        optimizer.add_param_group({"params": list(extra.parameters()), "lr": config.lr, "base_lr": config.lr,
+        lr = config.lr * extra_lr_scale
+        optimizer.add_param_group({"params": list(extra.parameters()), "lr": lr, "base_lr": lr,
                                    **({"final_momentum": config.momentum} if config.name == "koch-sgd" else {})})  # fmt: skip
     return optimizer
 

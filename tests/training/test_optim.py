@@ -41,3 +41,17 @@ def test_wrong_number_of_layer_rates_is_a_clear_error() -> None:
         build_optimizer(build_model("koch"), OptimConfig(name="koch-sgd", layer_lrs=(0.1, 0.2)))
     with pytest.raises(ValueError, match="Unknown optimizer"):
         build_optimizer(build_model("koch"), OptimConfig(name="rmsprop"))
+
+
+def test_an_extra_module_joins_at_its_scaled_rate_and_follows_the_schedule() -> None:
+    from torch import nn
+
+    from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
+
+    model, extra = nn.Linear(3, 2), nn.Linear(2, 5)
+    config = OptimConfig(name="adamw", lr=1e-3, warmup_steps=1)
+    optimizer = build_optimizer(model, config, extra=extra, extra_lr_scale=10.0)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-2]
+    assert {id(p) for p in optimizer.param_groups[1]["params"]} == {id(p) for p in extra.parameters()}
+    apply_schedule(optimizer, config, step=5, progress=0.5, steps_per_epoch=10)
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(10 * optimizer.param_groups[0]["lr"])
