@@ -55,3 +55,10 @@ def test_top_k_is_sorted_and_bounded(model):
 def test_an_empty_support_set_says_so(model):
     with pytest.raises(ValueError, match="empty"):
         SupportSet(model)(_images(1))
+
+
+def test_the_docs_state_the_threshold_that_the_code_uses() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "how_it_works.md").read_text()
+    assert f"Below {CONFIDENT} for the best one" in page
