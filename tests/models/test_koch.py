@@ -115,7 +115,8 @@ def test_forward_is_one_twin_and_the_head_scores_pairs(koch: KochNet) -> None:
     assert features.shape == (10, 4096)
     assert logits.shape == (5,)
     assert torch.isfinite(logits).all()
-    assert torch.allclose(logits, expected, atol=1e-5)
+    # A batch of 10 and two of 5 sum the convolutions in different orders: equal to float32 rounding, not bit for bit.
+    assert torch.allclose(logits, expected, atol=1e-4)
 
 
 def test_head_is_a_weighted_l1_distance(koch: KochNet) -> None:
