@@ -1,4 +1,5 @@
-"""Evaluation: one-shot accuracy (Lake's runs, sampled trials, MNIST transfer), verification, figures.
+"""Evaluation: one-shot accuracy (Lake's runs, sampled trials, MNIST transfer), verification, ranking, figures,
+and the plans that say which evaluations a trained checkpoint gets (``plan.py``).
 
 Every evaluation takes a *scorer* (see :mod:`siamese.evaluation.scorers`) or a model directly.
 """
@@ -19,8 +20,14 @@ from siamese.evaluation.scorers import (
 from siamese.evaluation.sketches import SKETCH_STYLES, SketchStyle, evaluate_sketch_styles
 from siamese.evaluation.transfer import evaluate_mnist_transfer
 from siamese.evaluation.verification import evaluate_verification, expected_calibration_error, roc_auc
+from siamese.evaluation.plan import Evaluation, checkpoint_plan, evaluation_command, run_evaluation, run_plan
 
 __all__ = [
+    "Evaluation",
+    "checkpoint_plan",
+    "evaluation_command",
+    "run_evaluation",
+    "run_plan",
     "SKETCH_STYLES",
     "SketchStyle",
     "evaluate_sketch_styles",

@@ -124,7 +124,7 @@ def write_model_card(
 ) -> Path:
     """Write ``README.md`` (a Hugging Face model card) into a saved model's folder.
 
-    ``evaluation`` is :func:`siamese.evaluate.evaluate_checkpoint`'s result for this folder; it is
+    ``evaluation`` is the final evaluation of this folder (:func:`siamese.evaluation.run_plan`); it is
     also written to ``evaluation.json`` (with the hardware), so tests and tools read the card's
     figures without parsing Markdown. ``curves`` and ``metrics`` are copied next to the card.
     """

@@ -9,7 +9,7 @@ command-line flags. A run writes to ``out_dir``:
 - ``metrics.jsonl``  one JSON row per logged step; ``curves.png`` the learning curves.
 
 When the run ends, the best checkpoint is evaluated on its data set's test split (``final_eval``; the
-evaluations of :func:`siamese.evaluate.checkpoint_evaluations`) and ``best/`` gets its model card
+plan of :func:`siamese.evaluation.checkpoint_plan`) and ``best/`` gets its model card
 (``README.md``, with those figures and the commands that reproduce them), ``evaluation.json``,
 ``curves.png`` and ``metrics.jsonl``.
 
@@ -35,12 +35,12 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSampler, to_tensor
-from siamese.evaluation import evaluate_oneshot, evaluate_verification, model_scorer
+from siamese.evaluation import checkpoint_plan, evaluate_oneshot, evaluate_verification, model_scorer, run_plan
 from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
 from siamese.losses import LOSSES, CosineClassifier, cosface_objective, pair_objective, prototypical_objective
 from siamese.models import SiameseNet, build_model
-from siamese.training.card import write_model_card
+from siamese.training.card import headline, write_model_card
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
 from siamese.evaluation.plots import plot_learning_curves
 from siamese.training.state import (
@@ -266,23 +266,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
 
 def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, progress: tqdm) -> dict[str, Any] | None:
-    """The best checkpoint, reloaded from disk, through the test-split evaluations of ``scripts/evaluate.py``.
+    """The best checkpoint, reloaded from disk, through the plan of :func:`siamese.evaluation.checkpoint_plan`.
 
-    If they cannot run (e.g. the test data is missing), the trained model is kept and its card written
-    without them; the reason is printed."""
+    If it cannot run (e.g. the test data is missing), the trained model is kept and its card written
+    without figures; the reason is printed."""
     from siamese.data import DataError
-    from siamese.evaluate import evaluate_checkpoint
+    from siamese.hub import load_model
     from siamese.models import CheckpointError
 
     progress.write(f"evaluating {folder} on the test split of {config.data}")
     try:
-        evaluation = evaluate_checkpoint(folder, config.data, config.seed, device=str(device))
+        model = load_model(folder, device=str(device))
+        evaluation = {"data": config.data, "seed": config.seed, **run_plan(model, checkpoint_plan(config.data, config.seed))}
     except (DataError, CheckpointError, ValueError) as error:
         progress.write(f"warning: the final evaluation could not run, so the model card has no test figures: {error}")
         return None
     for item in evaluation["evaluations"]:
-        figures = ", ".join(f"{k} {item['result'][k]:.4f}" for k in ("accuracy", "roc_auc") if item["result"].get(k) is not None)
-        progress.write(f"  {item['title']}: {figures}")
+        progress.write(f"  {item['title']}: {headline(item['result'])}")
     return evaluation
 
 

@@ -8,7 +8,7 @@ import torch
 
 import siamese
 from siamese.data import ImageSet, OneShotRun, load_lake_runs
-from siamese.evaluate import FRESH_DRAWERS
+from siamese.evaluation.plan import FRESH_DRAWERS
 from siamese.evaluation import CachedScorer, choose, evaluate_lake_runs, evaluate_oneshot, evaluate_ranking, evaluate_rejection, model_scorer
 
 

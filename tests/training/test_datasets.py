@@ -1,7 +1,7 @@
 """A short training run on each data set beats chance on its held-out classes, and its card records it.
 
 Each run trains a small model for a few dozen steps, then (as every run does) evaluates its best checkpoint
-on the data set's test split with the evaluations of ``siamese.evaluate.checkpoint_evaluations`` and writes
+on the data set's test split with the evaluations of ``siamese.evaluation.checkpoint_plan`` and writes
 the figures into the model card and ``evaluation.json``.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from siamese.data.demo import make_demo_folder
-from siamese.evaluate import MODEL_PLACEHOLDER, main
+from siamese.evaluate import main, parse_evaluation
+from siamese.evaluation.plan import MODEL_PLACEHOLDER
 from siamese.training import TrainConfig, train
 from siamese.training.card import EVALUATION_FILE, percent
 
@@ -37,7 +38,7 @@ def _chance(argv: list[str], result: dict) -> float:
     if argv[0] in ("lake-runs", "sketches"):
         return 1 / 20
     if argv[0] == "oneshot":
-        return 1 / int(argv[argv.index("--way") + 1])
+        return 1 / parse_evaluation(argv).way
     if argv[0] == "mnist-transfer":
         return 1 / 10
     if argv[0] == "ranking":
@@ -102,13 +103,13 @@ def test_card_commands_reproduce_their_figures(tmp_path: Path, capsys: pytest.Ca
 def test_a_final_evaluation_that_cannot_run_leaves_the_model_and_a_card_without_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import siamese.evaluate
+    import siamese.training.loop
     from siamese.data import DataError
 
     def missing(*args, **kwargs):
         raise DataError("No AT&T faces in /nowhere")
 
-    monkeypatch.setattr(siamese.evaluate, "evaluate_checkpoint", missing)
+    monkeypatch.setattr(siamese.training.loop, "run_plan", missing)
     best = tmp_path / "best"
     best.mkdir()
     (best / EVALUATION_FILE).write_text("{}")  # an older run's figures
