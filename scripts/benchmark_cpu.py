@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -127,13 +126,6 @@ def training_speed(models: dict[str, SiameseNet], repeats: int) -> dict[str, flo
     return {name: n_images / statistics.median(times[name]) for name in models}
 
 
-def flops_per_image(model: SiameseNet) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
-        model.features(torch.rand(1, *_input_shape(model)))
-    return counter.get_total_flops()
-
-
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     """Achievable fp32 GFLOP/s of this CPU: the best of a few large matrix products."""
     a, b = torch.rand(size, size), torch.rand(size, size)
@@ -178,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     models = {"default": load_model(), "koch": build_model("koch").eval()}
 
     peak = matmul_gflops()
-    flops = {name: flops_per_image(m) for name, m in models.items()}
+    flops = {name: m.flops_per_image() for name, m in models.items()}
     embedding = embedding_speed(models, args.repeats)
     report = {
         "threads": args.threads,

@@ -26,7 +26,7 @@ from typing import Callable, Literal, Mapping
 from siamese.models import CheckpointError, SiameseNet, model_kwargs_from_config, read_config
 from siamese.models.base import fetch_from_hub
 
-CHECKPOINTS_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINTS_DIR = Path(__file__).resolve().parent / "checkpoints"
 #: The bundled default model, used when ``load_model()`` is called without a source.
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "compact-omniglot"
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -127,7 +127,7 @@ def resolve_model(env: Mapping[str, str] | None = None, *, device: str = "cpu", 
 
 
 def load_bundled(folder: str | Path, *, device: str = "cpu") -> LoadedModel:
-    """A checkpoint shipped in ``checkpoints/`` (e.g. the faces model), described as such."""
+    """A checkpoint shipped in ``siamese/checkpoints/`` (e.g. the faces model), described as such."""
     return _announce(_loaded(_load_folder(Path(folder), device), str(folder), "bundled", None, None))
 
 
@@ -340,7 +340,7 @@ def _one_line(error: BaseException, limit: int = 400) -> str:
 
 
 def _display_path(path: str) -> str:
-    """Paths inside this project relative to its root (``checkpoints/compact-omniglot``)."""
+    """Bundled checkpoints relative to the package (``checkpoints/compact-omniglot``)."""
     try:
         return Path(path).resolve().relative_to(CHECKPOINTS_DIR.parent).as_posix()
     except ValueError:

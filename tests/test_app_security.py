@@ -87,7 +87,7 @@ OUTSIDE = [
     "data/omniglot/images_background.zip",
     str(ROOT / "data" / "omniglot" / "one_shot_runs.zip"),
     str(DEFAULT_CHECKPOINT / "model.safetensors"),
-    "checkpoints/compact-omniglot/config.json",
+    "siamese/checkpoints/compact-omniglot/config.json",
     _gallery_cache_file(),
     "static/pen.js",
     "docs/how_it_works.md",

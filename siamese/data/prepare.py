@@ -75,13 +75,24 @@ DATASETS: dict[str, list[RemoteFile]] = {
 }
 
 
+def _in_checkout() -> bool:
+    """True when the package runs from a clone of the project, not from an installed copy."""
+    return (PROJECT_ROOT / "pyproject.toml").is_file()
+
+
 def data_dir() -> Path:
-    """The project's own data folder (ignored by git)."""
-    return Path(os.environ.get("SIAMESE_DATA_DIR", PROJECT_ROOT / "data"))
+    """Where prepared data sets live: ``SIAMESE_DATA_DIR``, else ``data/`` of a checkout (ignored by git),
+    else ``~/.cache/siamese/data`` for an installed package."""
+    if env := os.environ.get("SIAMESE_DATA_DIR"):
+        return Path(env)
+    if _in_checkout():
+        return PROJECT_ROOT / "data"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "siamese" / "data"
 
 
 def shared_dir() -> Path:
-    return PROJECT_ROOT.parent / "shared" / "data"
+    """``../shared/data`` beside the checkout (or beside the working folder, for an installed package)."""
+    return (PROJECT_ROOT if _in_checkout() else Path.cwd()).parent / "shared" / "data"
 
 
 def dataset_dir(name: str) -> Path:

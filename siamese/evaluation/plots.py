@@ -64,9 +64,75 @@ def plot_learning_curves(metrics: list[dict], path: str | Path) -> Path:
     return _save(figure, path)
 
 
-def _series(metrics: list[dict], key: str) -> tuple[list[int], list[float]]:
-    rows = [row for row in metrics if row.get(key) is not None and "step" in row]
-    return [int(row["step"]) for row in rows], [float(row[key]) for row in rows]
+def plot_study_curves(curves: dict[str, list[list[dict]]], path: str | Path) -> Path:
+    """Training loss (each objective's own, so only its shape compares) and validation log loss of
+    P(same) (the same measure for all) against CPU-minutes; one line per seed, one colour per objective."""
+    figure, (train_ax, val_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for colour, (name, runs) in zip(_COLOURS, curves.items()):
+        for i, metrics in enumerate(runs):
+            for ax, key, style in ((train_ax, "train_loss", "-"), (val_ax, "val_loss", "o-")):
+                minutes, values = _series(metrics, key, x="seconds")
+                if minutes:
+                    ax.plot([m / 60 for m in minutes], values, style, color=colour, alpha=0.8, markersize=3, linewidth=1,
+                            label=name if i == 0 else None)  # fmt: skip
+    train_ax.set(xlabel="CPU-minutes", ylabel="loss", title="Training loss (each objective's own loss)", yscale="log")
+    val_ax.set(xlabel="CPU-minutes", ylabel="log loss", title="Validation log loss of P(same), fixed pairs", yscale="log")
+    for ax in (train_ax, val_ax):
+        ax.grid(alpha=0.3)
+        if ax.has_data():
+            ax.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_study_validation(curves: dict[str, list[list[dict]]], path: str | Path) -> Path:
+    """Validation one-shot accuracy against CPU-minutes; one line per seed, one colour per objective."""
+    figure, ax = plt.subplots(figsize=(7.5, 4.5))
+    for colour, (name, runs) in zip(_COLOURS, curves.items()):
+        for i, metrics in enumerate(runs):
+            minutes, values = _series(metrics, "val_accuracy", x="seconds")
+            if minutes:
+                ax.plot([m / 60 for m in minutes], [100 * v for v in values], "o-", color=colour, markersize=3, linewidth=1,
+                        alpha=0.8, label=name if i == 0 else None)  # fmt: skip
+    ax.set(xlabel="CPU-minutes", ylabel="accuracy (%)", title="Validation one-shot accuracy")
+    ax.grid(alpha=0.3)
+    if ax.has_data():
+        ax.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_pair_grid(models: dict[str, SiameseNet | Scorer], pairs: Sequence[Pair], path: str | Path) -> Path:
+    """The same pairs, one row each, scored by every model (one column each): P(same), green when
+    thresholding at 0.5 gets the pair right, red when not."""
+    if not pairs or not models:
+        raise ValueError("No pairs or no models to plot.")
+    scores = {name: pair_scores(as_scorer(m), [a for a, _, _ in pairs], [b for _, b, _ in pairs]) for name, m in models.items()}
+    columns = 1 + len(models)
+    figure, axes = plt.subplots(len(pairs), columns, figsize=(2.6 + 1.3 * len(models), 1.05 * len(pairs) + 0.4), squeeze=False,
+                                gridspec_kw={"width_ratios": [2.4] + [1] * len(models)})  # fmt: skip
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, (a, b, same) in enumerate(pairs):
+        axes[row, 0].imshow(_side_by_side(a, b), cmap="gray", vmin=0, vmax=255)
+        axes[row, 0].set_title("same" if same else "different", fontsize=8, loc="left")
+        for col, name in enumerate(models, start=1):
+            score = float(scores[name][row])
+            right = (score >= 0.5) == bool(same)
+            axes[row, col].text(0.5, 0.5, f"{score:.2f}", ha="center", va="center", fontsize=11, color="green" if right else "red")
+    for col, name in enumerate(models, start=1):
+        axes[0, col].set_title(name, fontsize=9)
+    figure.suptitle("P(same) of the same test pairs, by objective", fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:grey")
+
+
+def _series(metrics: list[dict], key: str, x: str = "step") -> tuple[list[int], list[float]]:
+    rows = [row for row in metrics if row.get(key) is not None and x in row]
+    return [row[x] for row in rows], [float(row[key]) for row in rows]
 
 
 def _side_by_side(a: ImageLike, b: ImageLike, side: int = 105, gap: int = 6) -> np.ndarray:

@@ -111,6 +111,16 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def flops_per_image(self) -> int:
+        """Floating-point operations of one image's forward pass through :meth:`features` (``torch.utils.flop_counter``)."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        config = self.preprocess_config
+        counter = FlopCounterMode(display=False)
+        with counter, torch.inference_mode():
+            self.features(torch.rand(1, config.channels, config.size, config.size, device=next(self.parameters()).device))
+        return counter.get_total_flops()
+
     # --- saving and loading ----------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:

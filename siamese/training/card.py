@@ -160,7 +160,7 @@ def write_model_card(
         f"- Loss `{train_config['loss']}`; optimiser `{train_config['optimizer']}` (lr {train_config['lr']}); seed {train_config['seed']}",
         f"- Steps: {summary['steps']}; best validation step: {summary['best_step']}",
         f"- Hardware: {hardware()}; PyTorch {torch.__version__}",
-        f"- Wall time: {summary['wall_minutes']:.1f} minutes",
+        f"- {'CPU' if summary.get('budget_clock') == 'cpu' else 'Wall'} time: {summary['minutes']:.1f} minutes",
         "",
         "## Validation",
         f"- {val_way}-way one-shot accuracy on the validation classes (the early-stopping criterion): "

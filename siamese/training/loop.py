@@ -99,6 +99,7 @@ class TrainConfig:
     workers: int = 0  # data-loading processes (each builds whole augmented batches)
     log_every: int = 25
     max_minutes: float = 0.0  # if > 0, a time budget: the schedule follows the clock and the run stops cleanly
+    budget_clock: str = "wall"  # wall | cpu: what --max-minutes and the logged seconds count (cpu: this process's CPU time)
     final_eval: bool = True  # at the end, evaluate the best checkpoint on the test split and record it in the model card
 
     def optim(self) -> OptimConfig:
@@ -117,6 +118,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train (or resume) a run; returns a summary with the best validation accuracy."""
     if config.loss not in LOSSES:
         raise ValueError(f"Unknown loss {config.loss!r}; choose from {', '.join(LOSSES)}.")
+    if config.budget_clock not in CLOCKS:
+        raise ValueError(f"Unknown --budget-clock {config.budget_clock!r}; choose from {', '.join(CLOCKS)}.")
+    clock = CLOCKS[config.budget_clock]
     rank, world, device = _setup_distributed(config.device)
     main_process = rank == 0
     out = Path(config.out_dir)
@@ -181,14 +185,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
                                 "Try a lower learning rate.")  # fmt: skip
         if main_process:
             save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
-                             "rng": rng_state(), "elapsed": time.time() - started, "config": json.dumps(asdict(config)),
+                             "rng": rng_state(), "elapsed": clock() - started, "config": json.dumps(asdict(config)),
                              **({"classifier": classifier.state_dict()} if classifier is not None else {})})  # fmt: skip
 
     def validate(step: int) -> None:
         nonlocal best
         if main_process:
             result = validation.run(model)
-            append_metrics(out, {"step": step, **result})
+            append_metrics(out, {"step": step, "seconds": round(clock() - started, 2), **result})
             if result["val_accuracy"] > best["val_accuracy"]:
                 best = {"val_accuracy": result["val_accuracy"], "step": step}
                 save_model_atomically(model, out / "best")
@@ -201,10 +205,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
                                          num_workers=config.workers, pin_memory=device.type == "cuda")  # fmt: skip
     # disable=None follows tqdm's own rules: no bar off a terminal, and TQDM_DISABLE.
     progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=None if main_process else True, dynamic_ncols=True)
-    started, running = time.time() - (state["elapsed"] if state else 0.0), []  # training time counts across resumes
+    started, running = clock() - (state["elapsed"] if state else 0.0), []  # training time counts across resumes
     model.train()
     for step, (images, targets) in enumerate(loader, start=start_step):
-        spent = _time_spent(started, config.max_minutes, world)  # fraction of --max-minutes used (0 without it)
+        spent = _time_spent(clock() - started, config.max_minutes, world)  # fraction of --max-minutes used (0 without it)
         if spent >= 1.0:
             if step % config.eval_every:
                 validate(step)
@@ -234,7 +238,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         done = step + 1
 
         if main_process and (done % config.log_every == 0 or done == total_steps):
-            row = {"step": done, "train_loss": float(np.mean(running)), "lr": lr, "seconds": round(time.time() - started, 2)}
+            row = {"step": done, "train_loss": float(np.mean(running)), "lr": lr, "seconds": round(clock() - started, 2)}
             append_metrics(out, row)
             progress.set_postfix(loss=f"{row['train_loss']:.4f}")
             running = []
@@ -246,8 +250,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             dist.barrier()
     progress.close()
 
-    summary = {"steps": total_steps, "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out),
-               "wall_minutes": (time.time() - started) / 60.0, "val_way": validation.n_way}  # fmt: skip
+    summary = {"steps": total_steps, "epochs": round(total_steps / steps_per_epoch, 3), "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out),
+               "minutes": (clock() - started) / 60.0, "budget_clock": config.budget_clock, "val_way": validation.n_way}  # fmt: skip
     if main_process:
         plot_learning_curves(read_metrics(out), out / "curves.png")
         if (out / "best").is_dir():
@@ -389,11 +393,15 @@ def _feature_dim(model: SiameseNet) -> int:
     return int(dim)
 
 
-def _time_spent(started: float, max_minutes: float, world: int) -> float:
+#: The clocks a time budget can follow: wall time, or this process's CPU time (fair on a shared machine).
+CLOCKS = {"wall": time.time, "cpu": time.process_time}
+
+
+def _time_spent(seconds: float, max_minutes: float, world: int) -> float:
     """The fraction of the time budget used, as rank 0 sees it, so all processes agree; 0 without one."""
     if max_minutes <= 0:
         return 0.0
-    spent = torch.tensor([(time.time() - started) / (60.0 * max_minutes)], dtype=torch.float64)
+    spent = torch.tensor([seconds / (60.0 * max_minutes)], dtype=torch.float64)
     if world > 1:
         dist.broadcast(spent, src=0)
     return float(spent.item())

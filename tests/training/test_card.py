@@ -23,7 +23,7 @@ def _evaluation(data: str) -> dict:
 def _card(tmp_path: Path, data: str) -> str:
     siamese.build_model("compact", input_size=28).save_pretrained(tmp_path)
     config = {"data": data, "seed": 0, "loss": "cosface", "optimizer": "adamw", "lr": 0.001}
-    summary = {"steps": 10, "best_step": 10, "wall_minutes": 1.0, "best_val_accuracy": 0.5}
+    summary = {"steps": 10, "best_step": 10, "minutes": 1.0, "best_val_accuracy": 0.5}
     return write_model_card(tmp_path, config, summary, None, _evaluation(data)).read_text()
 
 

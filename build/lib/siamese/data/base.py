@@ -1,0 +1,124 @@
+"""The common shape of every data set: decoded images with a class, a group and a drawer each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from siamese.transforms import PREPROCESS_VERSION, PreprocessConfig, preprocess
+
+
+class DataError(RuntimeError):
+    """Missing, corrupt or unusable data; the message names the file and what to do."""
+
+
+@dataclass
+class ImageSet:
+    """Images with labels, in memory.
+
+    ``labels`` index ``class_names``; ``groups`` index ``group_names`` (Omniglot's alphabets,
+    used for within-alphabet trials; one group when a data set has none); ``drawers`` is the
+    drawer or sample number of each image (Omniglot's 1-20, else a running index).
+    """
+
+    images: list[Image.Image]
+    labels: np.ndarray
+    class_names: list[str]
+    groups: np.ndarray
+    group_names: list[str]
+    drawers: np.ndarray
+    name: str = ""
+    class_ids: list[int] = field(default_factory=list)  # source ids (Omniglot's global 1-1623)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.groups = np.asarray(self.groups, dtype=np.int64)
+        self.drawers = np.asarray(self.drawers, dtype=np.int64)
+        if not (len(self.images) == len(self.labels) == len(self.groups) == len(self.drawers)):
+            raise ValueError("images, labels, groups and drawers must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def with_rotated_classes(self, turns: tuple[int, ...] = (1, 2, 3)) -> "ImageSet":
+        """This set plus each class turned by ``90° x turn`` as a new class, in a new group.
+
+        A rotated character is a different character, so this multiplies the classes to learn
+        from (Vinyals et al., 2016) without touching the evaluation classes.
+        """
+        rotations = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+        images, labels, groups, drawers = list(self.images), [self.labels], [self.groups], [self.drawers]
+        class_names, group_names = list(self.class_names), list(self.group_names)
+        for turn in turns:
+            images += [image.transpose(rotations[turn]) for image in self.images]
+            labels.append(self.labels + len(class_names))
+            groups.append(self.groups + len(group_names))
+            drawers.append(self.drawers)
+            class_names += [f"{name} (rotated {90 * turn})" for name in self.class_names]
+            group_names += [f"{name} (rotated {90 * turn})" for name in self.group_names]
+        return ImageSet(images, np.concatenate(labels), class_names, np.concatenate(groups), group_names,
+                        np.concatenate(drawers), self.name, self.class_ids * (len(turns) + 1) if self.class_ids else [])  # fmt: skip
+
+    def subset(self, mask: np.ndarray, name: str | None = None) -> "ImageSet":
+        """The images where ``mask`` is true, with classes and groups renumbered densely."""
+        index = np.flatnonzero(mask)
+        kept_classes, labels = np.unique(self.labels[index], return_inverse=True)
+        kept_groups, groups = np.unique(self.groups[index], return_inverse=True)
+        return ImageSet(
+            images=[self.images[i] for i in index],
+            labels=labels,
+            class_names=[self.class_names[c] for c in kept_classes],
+            groups=groups,
+            group_names=[self.group_names[g] for g in kept_groups],
+            drawers=self.drawers[index],
+            name=name or self.name,
+            class_ids=[self.class_ids[c] for c in kept_classes] if self.class_ids else [],
+        )
+
+
+def to_tensor(
+    images: list[Image.Image], config: PreprocessConfig, desc: str = "preprocessing", cache_dir: Path | None = None
+) -> torch.Tensor:
+    """Run the shared preprocessing over a list once: ``[N, C, H, W]`` uint8 (0-255) to save memory.
+
+    With ``cache_dir`` the result is kept on disk under a fingerprint of the pixels, the config and
+    :data:`~siamese.transforms.PREPROCESS_VERSION`, so repeated runs (and resumed ones) skip the
+    work; any change to one of them makes a new entry.
+    """
+    if cache_dir is None:
+        return _preprocess_all(images, config, desc)
+    digest = hashlib.sha256(json.dumps({**config.to_dict(), "version": PREPROCESS_VERSION}, sort_keys=True).encode())
+    for image in images:
+        digest.update(f"{image.mode}{image.size}".encode())
+        digest.update(image.tobytes())
+    path = Path(cache_dir) / f"{digest.hexdigest()[:24]}.pt"
+    if path.is_file():
+        try:
+            return torch.load(path, weights_only=True)
+        except (OSError, RuntimeError, EOFError):
+            path.unlink(missing_ok=True)  # a cut-short entry: rebuild it
+    tensor = _preprocess_all(images, config, desc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(tensor, partial)
+    os.replace(partial, path)
+    return tensor
+
+
+def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: str) -> torch.Tensor:
+    out = torch.empty((len(images), config.channels, config.size, config.size), dtype=torch.uint8)
+    for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=True if len(images) < 2000 else None)):
+        out[i] = (preprocess(image, config) * 255.0).round().to(torch.uint8)
+    return out

@@ -1,0 +1,203 @@
+"""The model card written next to a trained model: what was trained, on what, how, and how well.
+
+``scripts/train.py`` writes it into ``best/`` when a run ends: ``README.md`` (the card), the learning
+curves and metrics log, and, when the run ends with a final evaluation of the best checkpoint,
+``evaluation.json``, the same figures in machine-readable form (what ``scripts/evaluate.py --json``
+printed for each command of the card). Cards are generated, never edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: The machine-readable copy of the card's final evaluation, next to the card.
+EVALUATION_FILE = "evaluation.json"
+_TAGS = {"omniglot": "omniglot", "mnist": "mnist", "att_faces": "faces", "folder": "custom-data"}
+
+
+def hardware() -> str:
+    """A one-line description of the machine, for the card."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
+    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def command_line() -> str:
+    return shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]) if sys.argv and sys.argv[0] else "(called from Python)"
+
+
+def percent(value: float) -> str:
+    """An accuracy as the card shows it: ``0.9325`` -> ``93.25%``."""
+    return f"{100 * value:.2f}%"
+
+
+def headline(result: dict[str, Any]) -> str:
+    """The figures of one evaluation result (``scripts/evaluate.py --json`` output), as Markdown."""
+    if result.get("mode") == "verification":
+        parts = [f"accuracy **{percent(result['accuracy'])}**"] if result.get("accuracy") is not None else []
+        parts.append(f"ROC AUC **{result['roc_auc']:.4f}**")
+        if result.get("ece") is not None:
+            parts.append(f"ECE {result['ece']:.4f}")
+        return ", ".join(parts) + f" ({result['n_pairs']:,} pairs)"
+    if result.get("mode") == "ranking":
+        return (f"top-1 accuracy **{percent(result['accuracy'])}**, top-{result['settings']['top_k']} "
+                f"{percent(result['top_k_accuracy'])} ({result['n_queries']:,} queries, {result['candidates']:.0f} candidates each on average)")  # fmt: skip
+    text = f"accuracy **{percent(result['accuracy'])}**"
+    if result.get("standard_error") is not None:
+        text += f" ± {100 * result['standard_error']:.2f}"
+    text += f" ({result['n_trials']:,} trials)"
+    if result.get("worst_style_accuracy") is not None:
+        text += f"; worst sketch style {percent(result['worst_style_accuracy'])}"
+    if result.get("baseline_accuracy") is not None:
+        text += f"; pixel 1-NN {percent(result['baseline_accuracy'])}"
+    return text
+
+
+def _headline(evaluation: dict[str, Any]) -> list[str]:
+    """The honest figure first: fresh within-alphabet trials, then Lake's fixed runs, each beside the
+    published figures measured on the same protocol (an empty list when those evaluations are absent)."""
+    by_mode = {item["argv"][0]: item["result"] for item in evaluation["evaluations"]}
+    fresh, runs = by_mode.get("oneshot"), by_mode.get("lake-runs")
+    if evaluation.get("data") != "omniglot" or fresh is None or runs is None:
+        return []
+    return [
+        "",
+        "## Headline",
+        "",
+        f"- **{percent(fresh['accuracy'])} ± {100 * fresh['standard_error']:.2f}** (standard error) on {fresh['n_trials']:,} fresh "
+        "20-way within-alphabet one-shot trials of the 10 test alphabets, Koch's protocol. "
+        "Koch et al. (2015) report 92.0% on 400 random trials of this kind.",
+        f"- {percent(runs['accuracy'])} on Lake's 20 official runs (400 trials, a fixed and easier set; "
+        "people 95.5% and Bayesian Program Learning 96.7%, both measured on these runs).",
+    ]
+
+
+def _breakdowns(evaluation: dict[str, Any]) -> list[str]:
+    """Per-alphabet (or per-group) and per-style tables of the evaluations that have them."""
+    lines: list[str] = []
+    for item in evaluation["evaluations"]:
+        for key, label in (("per_group", "group"), ("per_style", "sketch style")):
+            table = item["result"].get(key)
+            if table and len(table) > 1:
+                lines += ["", f"{item['title']}, by {label}:", "", f"| {label} | accuracy |", "|---|---|"]
+                lines += [f"| {name.replace('_', ' ')} | {percent(value)} |" for name, value in table.items()]
+    return lines
+
+
+def _speed(folder: Path, repeats: int = 20) -> list[str]:
+    """CPU time to embed one image, at batch 1 and 64 (median of ``repeats``; machine-dependent)."""
+    from siamese.hub import load_model
+
+    model = load_model(folder)
+    config = model.preprocess_config
+    cells = []
+    with torch.inference_mode():
+        for batch in (1, 64):
+            images = torch.rand(batch, config.channels, config.size, config.size)
+            model.embed(images)
+            times = []
+            for _ in range(repeats if batch == 1 else max(3, repeats // 4)):
+                start = time.perf_counter()
+                model.embed(images)
+                times.append(time.perf_counter() - start)
+            cells.append(f"{1000 * statistics.median(times) / batch:.2f} ms per image at batch {batch}")
+    return ["", f"CPU embedding time ({hardware()}): " + ", ".join(cells) + " (preprocessed input; `scripts/benchmark_cpu.py` measures more)."]
+
+
+def write_model_card(
+    folder: Path,
+    train_config: dict[str, Any],
+    summary: dict[str, Any],
+    curves: Path | None,
+    evaluation: dict[str, Any] | None = None,
+    metrics: Path | None = None,
+) -> Path:
+    """Write ``README.md`` (a Hugging Face model card) into a saved model's folder.
+
+    ``evaluation`` is the final evaluation of this folder (:func:`siamese.evaluation.run_plan`); it is
+    also written to ``evaluation.json`` (with the hardware), so tests and tools read the card's
+    figures without parsing Markdown. ``curves`` and ``metrics`` are copied next to the card.
+    """
+    from siamese.data.splits import SPLITS, protocol
+
+    if curves is not None and curves.is_file():
+        shutil.copyfile(curves, folder / "curves.png")
+    if metrics is not None and metrics.is_file():
+        shutil.copyfile(metrics, folder / "metrics.jsonl")
+    model_config = json.loads((folder / "config.json").read_text())
+    data = train_config["data"]
+    kind = protocol(data)
+    splits = SPLITS[kind]
+    tag = _TAGS[kind]
+    val_way = summary.get("val_way", 20)
+    lines = [
+        "---",
+        "library_name: pytorch",
+        f"tags: [siamese, one-shot, {tag}]",
+        "---",
+        f"# {model_config['architecture']} Siamese network trained on {data}",
+        "",
+        "Generated by `scripts/train.py`; do not edit by hand.",
+        "",
+        "## Data",
+        f"- `--data {data}`, seed {train_config['seed']}",
+        f"- Train: {splits['train']}",
+        f"- Validation (early stopping): {splits['validation']}",
+        f"- Test: {splits['test']}",
+        "",
+        "## Training",
+        f"- Command: `{command_line()}`",
+        f"- Loss `{train_config['loss']}`; optimiser `{train_config['optimizer']}` (lr {train_config['lr']}); seed {train_config['seed']}",
+        f"- Steps: {summary['steps']}; best validation step: {summary['best_step']}",
+        f"- Hardware: {hardware()}; PyTorch {torch.__version__}",
+        f"- {'CPU' if summary.get('budget_clock') == 'cpu' else 'Wall'} time: {summary['minutes']:.1f} minutes",
+        "",
+        "## Validation",
+        f"- {val_way}-way one-shot accuracy on the validation classes (the early-stopping criterion): "
+        f"**{100 * summary['best_val_accuracy']:.1f}%**",
+    ]
+    if evaluation is None:
+        (folder / EVALUATION_FILE).unlink(missing_ok=True)  # never leave an older run's figures next to this model
+    else:
+        at = lines.index("## Data") - 1  # the headline leads the card, right under its title
+        lines[at:at] = _headline(evaluation)
+        record = {**evaluation, "hardware": hardware(), "torch": torch.__version__}
+        (folder / EVALUATION_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        lines += [
+            "",
+            "## Evaluation of this checkpoint",
+            "",
+            f"Measured by `scripts/train.py` at the end of training, on this (the best) checkpoint, with the code of "
+            f"`scripts/evaluate.py`; each command reproduces its figure exactly (`MODEL_DIR` is this folder). "
+            f"Hardware: {record['hardware']}; evaluation wall time {evaluation['seconds']:.1f} s. "
+            f"The same figures, machine-readable: `{EVALUATION_FILE}`.",
+            "",
+            "| evaluation | classes | result | command |",
+            "|---|---|---|---|",
+        ]
+        for item in evaluation["evaluations"]:
+            result = item["result"]
+            where = result.get("evaluated_on")
+            classes = f"`{where['split']}`: {where['classes']}" if where else "Lake's 20 runs on the 10 test alphabets"
+            if where and where.get("class_names"):
+                names = where["class_names"]
+                classes += ": " + ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            lines.append(f"| {item['title']} | {classes} | {headline(result)} | `{item['command']}` |")
+        lines += _breakdowns(evaluation)
+        lines += _speed(folder)
+    lines += ["", "## Model", "```json", json.dumps(model_config, indent=2), "```"]
+    if (folder / "curves.png").is_file():
+        lines += ["", "## Learning curves", "", "![learning curves](curves.png)"]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
