@@ -23,6 +23,11 @@ import torch
 #: The machine-readable copy of the card's final evaluation, next to the card.
 EVALUATION_FILE = "evaluation.json"
 _TAGS = {"omniglot": "omniglot", "mnist": "mnist", "att_faces": "faces", "folder": "custom-data"}
+#: Hub dataset ids of the data sets (a folder of the user's own classes has none).
+_DATASETS = {"omniglot": ["omniglot"], "mnist": ["ylecun/mnist"], "att_faces": ["att_faces"], "folder": []}
+LICENSE = "mit"
+#: The Hub task closest to what the model does: it embeds images, and P(same) compares two embeddings.
+PIPELINE_TAG = "image-feature-extraction"
 
 
 def hardware() -> str:
@@ -61,6 +66,28 @@ def headline(result: dict[str, Any]) -> str:
     if result.get("baseline_accuracy") is not None:
         text += f"; pixel 1-NN {percent(result['baseline_accuracy'])}"
     return text
+
+
+def card_metadata(name: str, kind: str, evaluation: dict[str, Any] | None) -> str:
+    """The card's YAML front matter, as the Hub reads it: license, datasets, task and a ``model-index``
+    with one entry per measured figure (accuracy, and ROC AUC for verification)."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    from siamese.data.splits import protocol
+
+    results = []
+    for item in (evaluation or {}).get("evaluations", []):
+        result = item["result"]
+        where = {"data": evaluation["data"], "split": "test", "classes": "Lake's 20 runs", **(result.get("evaluated_on") or {})}
+        task = "image-classification" if result.get("mode") != "verification" else "image-feature-extraction"
+        for metric, key in (("accuracy", "accuracy"), ("roc_auc", "roc_auc")):
+            if result.get(key) is not None:
+                results.append(EvalResult(task_type=task, task_name=item["title"], dataset_type=protocol(where["data"]),
+                                          dataset_name=f"{where['data']} ({where['classes']})", dataset_split=where["split"],
+                                          metric_type=metric, metric_value=round(float(result[key]), 6), metric_name=f"{metric}: {item['argv'][0]}"))  # fmt: skip
+    data = ModelCardData(library_name="pytorch", license=LICENSE, tags=["siamese", "one-shot", _TAGS[kind]], datasets=_DATASETS[kind] or None,
+                         pipeline_tag=PIPELINE_TAG, model_name=name if results else None, eval_results=results or None)  # fmt: skip
+    return data.to_yaml()
 
 
 def _headline(evaluation: dict[str, Any]) -> list[str]:
@@ -142,8 +169,7 @@ def write_model_card(
     val_way = summary.get("val_way", 20)
     lines = [
         "---",
-        "library_name: pytorch",
-        f"tags: [siamese, one-shot, {tag}]",
+        card_metadata(f"{model_config['architecture']}-{tag}", kind, evaluation),
         "---",
         f"# {model_config['architecture']} Siamese network trained on {data}",
         "",

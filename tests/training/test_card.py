@@ -43,3 +43,27 @@ def test_other_data_sets_have_no_omniglot_headline(tmp_path: Path) -> None:
 def test_ranking_headline_shows_top_1_and_top_k() -> None:
     text = headline(_evaluation("omniglot")["evaluations"][2]["result"])
     assert text == "top-1 accuracy **80.00%**, top-5 95.00% (1,000 queries, 33 candidates each on average)"
+
+
+def test_the_cards_metadata_is_what_the_hub_reads_with_every_figure_in_its_model_index(tmp_path: Path) -> None:
+    from huggingface_hub import ModelCard
+
+    _card(tmp_path, "omniglot")
+    card = ModelCard.load(tmp_path / "README.md")
+    data = card.data
+    assert (data.license, data.pipeline_tag, data.library_name, data.datasets) == ("mit", "image-feature-extraction", "pytorch", ["omniglot"])
+    results = {(r.metric_name, r.dataset_split): r.metric_value for r in data.eval_results}
+    assert results == {("accuracy: lake-runs", "test"): 0.9775, ("accuracy: oneshot", "test"): 0.9, ("accuracy: ranking", "evaluation"): 0.8}
+    assert all(r.task_type == "image-classification" for r in data.eval_results)
+
+
+def test_the_space_front_matter_preloads_the_served_checkpoint() -> None:
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    front = yaml.safe_load(readme.split("---", 2)[1])
+    assert front["sdk"] == "gradio" and front["app_file"] == "app.py"
+    assert str(front["python_version"]).startswith("3.")
+    preload = [entry.split()[0] for entry in front["preload_from_hub"]]
+    assert preload == front["models"]  # the model the Space names is the one downloaded when it is built
+    assert all("config.json" in e and "model.safetensors" in e for e in front["preload_from_hub"])
