@@ -34,7 +34,7 @@ PREPROCESS_VERSION = 2
 #: 12-megapixel photo (4,032 x 3,024); nothing beyond 2,048 pixels a side reaches the model anyway. A 20,000 x
 #: 20,000 PNG of 90 kB (400 megapixels, 1.6 GB decoded as RGBA) is refused from its header, before a pixel is
 #: decoded. Why not more: 16 visitors sending 40-megapixel white PNGs (50 kB each) at once took the app's
-#: memory from 0.65 to 3.5 GB; at 16 megapixels, to 1.9 GB (the README (Reliability)).
+#: memory from 0.65 to 3.5 GB; at 16 megapixels, to 1.9 GB (docs/reliability.md).
 MAX_INPUT_PIXELS = 16_000_000
 _EXIF_ORIENTATION = 0x0112
 

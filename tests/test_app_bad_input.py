@@ -4,7 +4,7 @@ Every kind must end in a clear message for the visitor (a ``gr.Error``, a ``gr.v
 4xx refusal with its detail, or ``gradio_client`` refusing before it sends) or in a sensible result: never a stack
 trace, a 5xx, Gradio's "the upstream app has raised an exception", or a hang (each call has a time limit). After
 each case the server must still answer a good request. The tables below are the record of what was tried;
-``test_the_number_of_kinds_tried`` prints their count (run with ``-s``), which the README (Reliability) quotes.
+``test_the_number_of_kinds_tried`` prints their count (run with ``-s``), which docs/reliability.md quotes.
 
 The ``client`` and ``app_url`` fixtures (the app launched on a free port) are in ``conftest.py``.
 """

@@ -1,6 +1,6 @@
 """Many visitors at once: scripts/load_test.py, shortened (16 users for 15 s), and the cache fix it led to.
 
-The full measurement (16 users, 60 s) and the queue settings chosen from it are in the README (Reliability).
+The full measurement (16 users, 60 s) and the queue settings chosen from it are in docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -62,3 +62,5 @@ def test_the_docs_state_the_threshold_that_the_code_uses() -> None:
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "how_it_works.md").read_text()
     assert f"Below {CONFIDENT} for the best one" in page
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"best P(same) is below {CONFIDENT} (chosen on the validation alphabets)" in readme

@@ -1,4 +1,4 @@
-"""The benchmark scripts run and report what they claim (the figures themselves go in the README)."""
+"""The benchmark scripts run and report what they claim (the figures themselves go in docs/results.md)."""
 
 from __future__ import annotations
 
