@@ -1,11 +1,14 @@
 """siamese: one-shot character matching in the browser.
 
-This file only lays out the page and passes values to :class:`siamese.matching.service.MatchingService`,
-which does the matching, comparing and teaching. Run it with ``make run`` (or ``python app.py``).
+This file only lays out the page (:func:`build_demo`) and passes values to
+:class:`siamese.matching.service.MatchingService`, which does the matching, comparing and teaching.
+Importing it does nothing heavy; :func:`main` prepares the data, loads the models and serves.
+Run it with ``make run``, ``python app.py`` or ``siamese serve``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -19,9 +22,8 @@ from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, Matchin
 from siamese.models import CheckpointError
 from siamese.transforms import ImageInputError, limit_image_pixels
 
-from gradio_fixes import explained, install_gradio_fixes
+from webapp.gradio_fixes import explained, install_gradio_fixes
 
-logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("siamese.app")
 
 HERE = Path(__file__).resolve().parent
@@ -32,11 +34,18 @@ MAX_FILE_SIZE = "5mb"
 CANVAS = (420, 420)
 PEN = gr.Brush(default_size=8, colors=["#000000"], default_color="#000000", color_mode="fixed")
 USER_ERRORS = (ImageInputError, ValueError, CheckpointError)
-limit_image_pixels()  # an upload over 16 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
-install_gradio_fixes()  # atomic writes of output images, freed memory returned (see gradio_fixes.py)
 
 
+def configure_process() -> None:
+    """The process-wide settings the page needs; idempotent."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    limit_image_pixels()  # an upload over 16 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
+    install_gradio_fixes()  # atomic writes of output images, freed memory returned (see webapp/gradio_fixes.py)
+
+
+@functools.cache
 def start_service() -> MatchingService:
+    """The models and the gallery, loaded once per process (the page and its tests share them)."""
     try:
         prepare_dataset("omniglot")  # on a Space this downloads the official zips once
         return MatchingService.start(cache_dir=data_dir() / "cache")
@@ -45,170 +54,174 @@ def start_service() -> MatchingService:
         return MatchingService.start(cache_dir=data_dir() / "cache", with_gallery=False)
 
 
-service = start_service()
-
-
 def _user_error(error: Exception) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
-
-
-def match(sketch: dict | None, alphabet: str, top_k: int):
-    """Which Omniglot characters a drawing is: the top-k characters with P(same), the drawing as the model
-    sees it, and a one-line verdict ("no confident match" below the calibrated threshold).
-
-    sketch: the Sketchpad value {"background", "layers", "composite"}; send the drawing as "composite".
-    alphabet: one of the 50 Omniglot alphabets or "All alphabets".
-    top_k: how many characters to return (1-20).
-    """
-    try:
-        result = service.match(sketch, alphabet, top_k)
-    except USER_ERRORS as error:
-        raise _user_error(error) from None
-    scores = {m.label: m.probability for m in result.matches}
-    shown = [(service.gallery.image(m.label), f"{m.label} · {m.probability:.2f}") for m in result.matches]
-    return scores, shown, result.view, result.message
-
-
-def compare(image_a, image_b, domain: str):
-    """P(same) for two images (calibrated), a verdict, and both images as the model sees them.
-
-    domain: which model judges the pair, e.g. "Handwritten characters (Omniglot)".
-    """
-    try:
-        result = service.compare(image_a, image_b, domain)
-    except USER_ERRORS as error:
-        raise _user_error(error) from None
-    return {"same": result.probability, "different": 1.0 - result.probability}, result.views[0], result.views[1], result.message
-
-
-def teach(symbols: TaughtSymbols, sketch: dict | None, name: str):
-    try:
-        symbols = service.teach(symbols, sketch, name)
-    except USER_ERRORS as error:
-        raise _user_error(error) from None
-    return symbols, _taught(symbols), None, ""
-
-
-def forget_all(symbols: TaughtSymbols):
-    return TaughtSymbols(), [], None
-
-
-def classify(symbols: TaughtSymbols, sketch: dict | None):
-    try:
-        result = service.classify(symbols, sketch, top_k=3)
-    except USER_ERRORS as error:
-        raise _user_error(error) from None
-    return {m.label: m.probability for m in result.matches}, result.view, result.message
 
 
 def _taught(symbols: TaughtSymbols) -> list:
     return list(zip(symbols.views, symbols.names))
 
 
-def validate_match(sketch, alphabet, top_k):
-    """Checks before the queue: the cheap ones, with messages next to the inputs."""
-    return [
-        gr.validate(sketch is not None, "Draw a character first."),
-        gr.validate(alphabet in service.alphabet_choices(), f"Choose an alphabet from the list or {ALL_ALPHABETS!r}."),
-        gr.validate(isinstance(top_k, (int, float)) and 1 <= top_k <= MAX_TOP_K, f"top_k must be from 1 to {MAX_TOP_K}."),
-    ]
-
-
-def validate_compare(image_a, image_b, domain):
-    return [
-        gr.validate(image_a is not None, "Upload the first image."),
-        gr.validate(image_b is not None, "Upload the second image."),
-        gr.validate(domain in service.domains, f"Choose one of: {', '.join(service.domains)}."),
-    ]
+def forget_all(symbols: TaughtSymbols):
+    return TaughtSymbols(), [], None
 
 
 def sketchpad(label: str) -> gr.Sketchpad:
     return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN,
-                                         layers=False, transforms=(), elem_classes=["pen-canvas"]))  # fmt: skip
+                                  layers=False, transforms=(), elem_classes=["pen-canvas"]))  # fmt: skip
 
 
-def about_text() -> str:
-    card = service.model_card()
-    return (f"**Loaded model:** {service.characters.describe()}\n\n"
-            + (HERE / "docs" / "how_it_works.md").read_text() + "\n\n---\n\n" + card)  # fmt: skip
+def build_demo(service: MatchingService) -> gr.Blocks:
+    """The page, its endpoints and its queue, over ``service``."""
 
+    def match(sketch: dict | None, alphabet: str, top_k: int):
+        """Which Omniglot characters a drawing is: the top-k characters with P(same), the drawing as the model
+        sees it, and a one-line verdict ("no confident match" below the calibrated threshold).
 
-# Uploads and outputs live in Gradio's cache (GRADIO_TEMP_DIR, default /tmp/gradio): without delete_cache they
-# would pile up for as long as the Space runs. Every hour, files older than an hour go; all go at shutdown.
-with gr.Blocks(title="siamese: one-shot matching", delete_cache=(3600, 3600)) as demo:
-    gr.Markdown("# One-shot matching with a Siamese network\nDraw a character and see which one it is, compare two "
-                "images, or teach the model your own symbols with one drawing each.")  # fmt: skip
-    with gr.Tab("Draw & match"):
-        with gr.Row():
-            with gr.Column():
-                sketch = sketchpad("Draw one character")
-                alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
-                top_k = explained(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"),
-                                  lambda error: ValueError(f"top_k must be a number from 1 to {MAX_TOP_K}."))  # fmt: skip
-                match_button = gr.Button("Match", variant="primary")
-            with gr.Column():
-                verdict = gr.Markdown()
-                scores = gr.Label(label="P(same) with each character")
-                matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False)
-                seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False)
-        match_button.click(match, [sketch, alphabet, top_k], [scores, matches, seen, verdict], api_name="match",
-                           validator=validate_match)  # fmt: skip
-        # For API clients with an image file rather than a drawing: the same matching, as "match_image".
-        plain_image = explained(gr.Image(type="pil", visible=False))
-        gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], [scores, matches, seen, verdict],
-                                       api_name="match_image", validator=validate_match)  # fmt: skip
+        sketch: the Sketchpad value {"background", "layers", "composite"}; send the drawing as "composite".
+        alphabet: one of the 50 Omniglot alphabets or "All alphabets".
+        top_k: how many characters to return (1-20).
+        """
+        try:
+            result = service.match(sketch, alphabet, top_k)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        scores = {m.label: m.probability for m in result.matches}
+        shown = [(service.gallery.image(m.label), f"{m.label} · {m.probability:.2f}") for m in result.matches]
+        return scores, shown, result.view, result.message
 
-    with gr.Tab("Compare two images"):
-        with gr.Row():
-            image_a = explained(gr.Image(label="First image", type="pil", sources=["upload", "clipboard"]))
-            image_b = explained(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
-        domain = gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show")
-        compare_button = gr.Button("Compare", variant="primary")
-        compare_verdict = gr.Markdown()
-        with gr.Row():
-            p_same = gr.Label(label="Calibrated probability")
-            seen_a = gr.Image(label="First, as the model sees it", height=180, interactive=False)
-            seen_b = gr.Image(label="Second, as the model sees it", height=180, interactive=False)
-        compare_button.click(compare, [image_a, image_b, domain], [p_same, seen_a, seen_b, compare_verdict],
-                             api_name="compare", validator=validate_compare)  # fmt: skip
+    def compare(image_a, image_b, domain: str):
+        """P(same) for two images (calibrated), a verdict, and both images as the model sees them.
 
-    with gr.Tab("Teach your own symbols"):
-        symbols = gr.State(TaughtSymbols())
-        gr.Markdown(f"Draw a symbol, name it and press **Teach**; up to {MAX_SYMBOLS}. Then draw one of them "
-                    "on the right and ask which it is. Your symbols stay in this browser session only.")  # fmt: skip
-        with gr.Row():
-            with gr.Column():
-                teach_sketch = sketchpad("A symbol to teach")
-                name = gr.Textbox(label="Its name", max_length=40, placeholder="e.g. smiley")
-                with gr.Row():
-                    teach_button = gr.Button("Teach", variant="primary")
-                    forget_button = gr.Button("Forget all")
-                taught = gr.Gallery(label="Taught symbols", columns=5, height="auto", allow_preview=False)
-            with gr.Column():
-                query_sketch = sketchpad("Draw one of your symbols")
-                classify_button = gr.Button("Which symbol?", variant="primary")
-                symbol_verdict = gr.Markdown()
-                symbol_scores = gr.Label(label="P(same) with each symbol")
-                symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False)
-        teach_button.click(teach, [symbols, teach_sketch, name], [symbols, taught, teach_sketch, name], api_name="teach")
-        forget_button.click(forget_all, [symbols], [symbols, taught, query_sketch], api_name="forget")
-        classify_button.click(classify, [symbols, query_sketch], [symbol_scores, symbol_seen, symbol_verdict], api_name="classify")
+        domain: which model judges the pair, e.g. "Handwritten characters (Omniglot)".
+        """
+        try:
+            result = service.compare(image_a, image_b, domain)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        return {"same": result.probability, "different": 1.0 - result.probability}, result.views[0], result.views[1], result.message
 
-    with gr.Tab("About"):
-        gr.Markdown(about_text())
+    def teach(symbols: TaughtSymbols, sketch: dict | None, name: str):
+        try:
+            symbols = service.teach(symbols, sketch, name)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        return symbols, _taught(symbols), None, ""
 
-# Measured with scripts/load_test.py (16 users mixing match and compare, 2 CPUs shared with two training runs): the
-# app served about 4 requests/s whether 1, 2 or 4 ran at once (4.04 / 3.68 / 3.96 in 30 s runs; 4.77 over 60 s with
-# 2: p50 3.2 s, p99 4.7 s, 0 errors), while one user alone gets 2.9/s at p50 0.33 s: the CPUs are the limit. Two at once
-# (one per CPU) loses nothing and bounds the memory of running requests; a queue of 64 at 4 requests/s is a wait
-# of about 16 s for the last in line, beyond which "queue full" at once is kinder than a longer wait.
-demo.queue(default_concurrency_limit=2, max_size=64)
+    def classify(symbols: TaughtSymbols, sketch: dict | None):
+        try:
+            result = service.classify(symbols, sketch, top_k=3)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        return {m.label: m.probability for m in result.matches}, result.view, result.message
+
+    def validate_match(sketch, alphabet, top_k):
+        """Checks before the queue: the cheap ones, with messages next to the inputs."""
+        return [
+            gr.validate(sketch is not None, "Draw a character first."),
+            gr.validate(alphabet in service.alphabet_choices(), f"Choose an alphabet from the list or {ALL_ALPHABETS!r}."),
+            gr.validate(isinstance(top_k, (int, float)) and 1 <= top_k <= MAX_TOP_K, f"top_k must be from 1 to {MAX_TOP_K}."),
+        ]
+
+    def validate_compare(image_a, image_b, domain):
+        return [
+            gr.validate(image_a is not None, "Upload the first image."),
+            gr.validate(image_b is not None, "Upload the second image."),
+            gr.validate(domain in service.domains, f"Choose one of: {', '.join(service.domains)}."),
+        ]
+
+    def about_text() -> str:
+        card = service.model_card()
+        return (f"**Loaded model:** {service.characters.describe()}\n\n"
+                + (HERE / "docs" / "how_it_works.md").read_text() + "\n\n---\n\n" + card)  # fmt: skip
+
+    # Uploads and outputs live in Gradio's cache (GRADIO_TEMP_DIR, default /tmp/gradio): without delete_cache they
+    # would pile up for as long as the Space runs. Every hour, files older than an hour go; all go at shutdown.
+    with gr.Blocks(title="siamese: one-shot matching", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# One-shot matching with a Siamese network\nDraw a character and see which one it is, compare two "
+                    "images, or teach the model your own symbols with one drawing each.")  # fmt: skip
+        with gr.Tab("Draw & match"):
+            with gr.Row():
+                with gr.Column():
+                    sketch = sketchpad("Draw one character")
+                    alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
+                    top_k = explained(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"),
+                                      lambda error: ValueError(f"top_k must be a number from 1 to {MAX_TOP_K}."))  # fmt: skip
+                    match_button = gr.Button("Match", variant="primary")
+                with gr.Column():
+                    verdict = gr.Markdown()
+                    scores = gr.Label(label="P(same) with each character")
+                    matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False)
+                    seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False)
+            match_button.click(match, [sketch, alphabet, top_k], [scores, matches, seen, verdict], api_name="match",
+                               validator=validate_match)  # fmt: skip
+            # For API clients with an image file rather than a drawing: the same matching, as "match_image".
+            plain_image = explained(gr.Image(type="pil", visible=False))
+            gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], [scores, matches, seen, verdict],
+                                           api_name="match_image", validator=validate_match)  # fmt: skip
+
+        with gr.Tab("Compare two images"):
+            with gr.Row():
+                image_a = explained(gr.Image(label="First image", type="pil", sources=["upload", "clipboard"]))
+                image_b = explained(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
+            domain = gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show")
+            compare_button = gr.Button("Compare", variant="primary")
+            compare_verdict = gr.Markdown()
+            with gr.Row():
+                p_same = gr.Label(label="Calibrated probability")
+                seen_a = gr.Image(label="First, as the model sees it", height=180, interactive=False)
+                seen_b = gr.Image(label="Second, as the model sees it", height=180, interactive=False)
+            compare_button.click(compare, [image_a, image_b, domain], [p_same, seen_a, seen_b, compare_verdict],
+                                 api_name="compare", validator=validate_compare)  # fmt: skip
+
+        with gr.Tab("Teach your own symbols"):
+            symbols = gr.State(TaughtSymbols())
+            gr.Markdown(f"Draw a symbol, name it and press **Teach**; up to {MAX_SYMBOLS}. Then draw one of them "
+                        "on the right and ask which it is. Your symbols stay in this browser session only.")  # fmt: skip
+            with gr.Row():
+                with gr.Column():
+                    teach_sketch = sketchpad("A symbol to teach")
+                    name = gr.Textbox(label="Its name", max_length=40, placeholder="e.g. smiley")
+                    with gr.Row():
+                        teach_button = gr.Button("Teach", variant="primary")
+                        forget_button = gr.Button("Forget all")
+                    taught = gr.Gallery(label="Taught symbols", columns=5, height="auto", allow_preview=False)
+                with gr.Column():
+                    query_sketch = sketchpad("Draw one of your symbols")
+                    classify_button = gr.Button("Which symbol?", variant="primary")
+                    symbol_verdict = gr.Markdown()
+                    symbol_scores = gr.Label(label="P(same) with each symbol")
+                    symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False)
+            teach_button.click(teach, [symbols, teach_sketch, name], [symbols, taught, teach_sketch, name], api_name="teach")
+            forget_button.click(forget_all, [symbols], [symbols, taught, query_sketch], api_name="forget")
+            classify_button.click(classify, [symbols, query_sketch], [symbol_scores, symbol_seen, symbol_verdict], api_name="classify")
+
+        with gr.Tab("About"):
+            gr.Markdown(about_text())
+
+    # Measured with scripts/load_test.py (16 users mixing match and compare, 2 CPUs shared with two training runs): the
+    # app served about 4 requests/s whether 1, 2 or 4 ran at once (4.04 / 3.68 / 3.96 in 30 s runs; 4.77 over 60 s with
+    # 2: p50 3.2 s, p99 4.7 s, 0 errors), while one user alone gets 2.9/s at p50 0.33 s: the CPUs are the limit. Two at once
+    # (one per CPU) loses nothing and bounds the memory of running requests; a queue of 64 at 4 requests/s is a wait
+    # of about 16 s for the last in line, beyond which "queue full" at once is kinder than a longer wait.
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    return demo
 
 
 def launch_kwargs() -> dict:
     """The arguments the page is launched with (the browser test launches it the same way)."""
-    return {"max_file_size": MAX_FILE_SIZE, "js": (HERE / "static" / "pen.js").read_text()}
+    return {"max_file_size": MAX_FILE_SIZE, "js": (HERE / "webapp" / "pen.js").read_text()}
+
+
+def create_demo() -> gr.Blocks:
+    """The page as ``main`` serves it: process settings applied, models and gallery loaded."""
+    configure_process()
+    return build_demo(start_service())
+
+
+def main() -> None:
+    create_demo().launch(**launch_kwargs())
 
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    main()

@@ -39,14 +39,15 @@ CHARACTERS = "Handwritten characters (Omniglot)"
 _SERVER = """
 import sys, app
 concurrency, max_size = sys.argv[2], sys.argv[3]
+demo = app.create_demo()
 if concurrency != "app" or max_size != "app":
-    current = app.demo._queue
-    app.demo.queue(
+    current = demo._queue
+    demo.queue(
         default_concurrency_limit=current.default_concurrency_limit if concurrency == "app" else int(concurrency),
         max_size=current.max_size if max_size == "app" else (int(max_size) or None),
     )
-print("queue:", app.demo._queue.default_concurrency_limit, app.demo._queue.max_size, flush=True)
-app.demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True, **app.launch_kwargs())
+print("queue:", demo._queue.default_concurrency_limit, demo._queue.max_size, flush=True)
+demo.launch(server_name="127.0.0.1", server_port=int(sys.argv[1]), quiet=True, **app.launch_kwargs())
 """
 
 

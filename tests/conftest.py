@@ -383,13 +383,14 @@ def app_url() -> Iterator[str]:
     """The app (``app.py``) launched on a free loopback port as ``make run`` launches it; closed after the module."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        import app  # noqa: PLC0415 (loads the model and the gallery: only for the modules that use the app)
+        import app  # noqa: PLC0415 (only the modules that use the app pay for importing Gradio)
 
-        _, url, _ = app.demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
+        demo = app.create_demo()
+        _, url, _ = demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
         try:
             yield url
         finally:
-            app.demo.close()
+            demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -136,3 +136,20 @@ def test_teach_then_classify_in_one_session_and_forget(client, files):
     assert "name" in error_message(lambda: client.predict(sketch(files["other"]), "", api_name="/teach"))
     client.predict(api_name="/forget")
     assert "Teach at least one" in error_message(lambda: client.predict(sketch(files["tengwar07"]), api_name="/classify"))
+
+
+def test_importing_the_page_loads_nothing_and_changes_no_process_setting() -> None:
+    import subprocess
+    import sys
+
+    check = ("import app, sys\n"
+             "from gradio import processing_utils\n"
+             "from PIL import Image\n"
+             "print(app.start_service.cache_info().currsize, processing_utils.save_pil_to_cache.__module__, Image.MAX_IMAGE_PIXELS,\n"
+             "      'siamese.hub' in sys.modules, 'siamese.matching.gallery' in sys.modules)")  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", check], cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded, writer, pixels, *_ = result.stdout.split()
+    assert loaded == "0" and writer == "gradio.processing_utils"
+    assert int(pixels) == 1024 * 1024 * 1024 // 4 // 3  # PIL's own default until main() sets the app's limit

@@ -380,10 +380,10 @@ def test_an_exif_rotated_image_is_turned_upright_by_preprocess_itself(files) -> 
 
 @pytest.fixture(scope="module")
 def service():
-    """The app's own service (importing ``app`` starts it; the ``client`` fixture imports it too)."""
+    """The app's own service (loaded once per process; the ``client`` fixture's page uses the same one)."""
     import app
 
-    return app.service
+    return app.start_service()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The page in a real browser: Debian's Chromium, driven by Playwright, on the app launched here.
 
-* ``static/pen.js`` selects the pen: a drag on a fresh canvas draws, as it does after "Clear canvas"
+* ``webapp/pen.js`` selects the pen: a drag on a fresh canvas draws, as it does after "Clear canvas"
   and in a sketchpad that mounts later (another tab), without clicking the Brush button.
 * A character traced with the mouse from an Omniglot scan the gallery does not hold (drawer 2 of
   Tengwar, an evaluation alphabet) is among the top 3 matches shown on the page.

@@ -89,7 +89,7 @@ OUTSIDE = [
     str(DEFAULT_CHECKPOINT / "model.safetensors"),
     "siamese/checkpoints/compact-omniglot/config.json",
     _gallery_cache_file(),
-    "static/pen.js",
+    "webapp/pen.js",
     "docs/how_it_works.md",
     "tests/conftest.py",
     "..%2F..%2F..%2Fetc%2Fpasswd",

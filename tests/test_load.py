@@ -89,10 +89,12 @@ def test_rss_is_read_for_this_process_and_none_for_a_missing_one() -> None:
 
 def test_output_images_are_written_whole_while_others_read_them(tmp_path: Path) -> None:
     """The race the load test found: Gradio rewrote a cached output in place while another visitor downloaded it."""
-    import app  # noqa: F401 - importing the app installs the fixes
-    import gradio_fixes
+    import app
     from gradio import processing_utils
 
+    from webapp import gradio_fixes
+
+    app.configure_process()
     assert processing_utils.save_pil_to_cache is gradio_fixes.save_pil_to_cache
     image = Image.new("L", (168, 168), 255)
     ImageDraw.Draw(image).line([(10, 10), (150, 150)], fill=0, width=9)

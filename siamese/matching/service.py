@@ -82,7 +82,7 @@ class MatchingService:
 
         ``threads`` sets PyTorch's intra-op threads (``None`` leaves them). One per request serves
         best: a query is one small image, and on a 2-core machine two threads per operation wait on
-        each other whenever anything else runs (a match went from 122 ms to 7 ms on a busy machine).
+        each other whenever anything else runs.
         """
         if threads is not None:
             torch.set_num_threads(threads)
@@ -153,10 +153,6 @@ class MatchingService:
             features=[symbols.features[i] for i in kept] + [feature],
             views=[symbols.views[i] for i in kept] + [to_image(view)],
         )
-
-    def forget(self, symbols: TaughtSymbols, name: str) -> TaughtSymbols:
-        keep = [i for i, known in enumerate(symbols.names) if known != name]
-        return TaughtSymbols(*([values[i] for i in keep] for values in (symbols.names, symbols.features, symbols.views)))
 
     def classify(self, symbols: TaughtSymbols, drawing: Any, top_k: int = 3) -> MatchResult:
         """Which of the taught symbols the drawing is."""

@@ -1,6 +1,7 @@
 """Workarounds for Gradio 6 behaviour that a public Space trips over, found by the load and bad-input tests.
 
-They concern the web framework, not matching, so they live beside ``app.py`` rather than in the package.
+They concern the web framework, not matching, so they live with the page (``app.py``, ``webapp/pen.js``) rather
+than in the package. Nothing happens at import: ``app.main`` calls :func:`install_gradio_fixes`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def return_freed_memory_to_the_system() -> None:
     With its default, growing threshold, each of Gradio's worker threads kept the memory of the largest images it had
     decoded: four bursts of 16 visitors sending 16-megapixel images took the app from 0.65 to 3.6 GB, still growing;
     with blocks of 1 MB or more always mapped and unmapped, it stays at 1.7 GB (peak 1.9 GB; the figures are in
-    the README's Reliability section). Elsewhere than glibc (macOS, musl), nothing is done.
+    docs/reliability.md). Elsewhere than glibc (macOS, musl), nothing is done.
     """
     try:
         import ctypes
@@ -38,9 +39,6 @@ def return_freed_memory_to_the_system() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB (also stops its adjustment)
     except (OSError, AttributeError):
         pass
-
-
-return_freed_memory_to_the_system()
 
 
 def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
