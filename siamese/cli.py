@@ -6,6 +6,7 @@
     siamese train --steps 600 --out-dir runs/quick   # the same flags as scripts/train.py
     siamese evaluate lake-runs                       # the same modes and flags as scripts/evaluate.py
     siamese loss-study --data mnist --cpu-minutes 1  # the same flags as scripts/compare_losses.py
+    siamese push runs/x/best you/compact-omniglot    # publish a trained folder (scripts/push_to_hub.py)
     siamese serve                                    # the web app (app.py of a checkout)
 
 ``compare``, ``match`` and ``embed`` take ``--model SOURCE`` (a checkpoint folder or Hub repo id;
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("images", nargs="+", metavar="IMAGE")
     for name, help_text in (("train", "train a model (scripts/train.py)"), ("evaluate", "evaluate a model (scripts/evaluate.py)"),
                             ("loss-study", "compare the objectives (scripts/compare_losses.py)"),
+                            ("push", "publish a trained checkpoint to the Hub (scripts/push_to_hub.py)"),
                             ("serve", "start the web app (app.py of a checkout)")):  # fmt: skip
         commands.add_parser(name, help=help_text, add_help=False)
     return parser
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # The tools parse their own flags: everything after their name is theirs.
-    if argv and argv[0] in ("train", "evaluate", "loss-study", "serve"):
+    if argv and argv[0] in ("train", "evaluate", "loss-study", "push", "serve"):
         return _tool(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
@@ -126,6 +128,8 @@ def _tool(name: str, argv: list[str]) -> int:
         from siamese.evaluate import main as evaluate_main
 
         return evaluate_main(argv)
+    if name == "push":
+        return push_main(argv)
     if name == "loss-study":
         from siamese.training.cli import study_main
 
@@ -136,6 +140,55 @@ def _tool(name: str, argv: list[str]) -> int:
         return 2
     sys.argv = [str(app), *argv]
     runpy.run_path(str(app), run_name="__main__")
+    return 0
+
+
+def _listing(upload: Any) -> str:
+    lines = [f"  {name:<24} {size:>14,} bytes" for name, size in upload.files.items()]
+    if upload.skipped:
+        lines.append(f"  not uploaded: {', '.join(upload.skipped)}")
+    return "\n".join(lines)
+
+
+def push_main(argv: list[str] | None = None) -> int:
+    """``scripts/push_to_hub.py`` and ``siamese push``: publish a trained folder (see :func:`siamese.hub.push_to_hub`)."""
+    from siamese.hub import PushError, push_to_hub
+
+    parser = argparse.ArgumentParser(prog="siamese push", description="Publish a trained checkpoint to the Hugging Face Hub.")
+    parser.add_argument("checkpoint_dir", type=Path, help="a folder saved by scripts/train.py (e.g. runs/x/best)")
+    parser.add_argument("repo_id", help="the Hub repo to create or update, owner/name")
+    parser.add_argument("--private", action="store_true", help="create the repo private (an existing one is kept)")
+    parser.add_argument("--revision", help="the branch to commit to (created if needed; default main)")
+    parser.add_argument("--token", help="a Hugging Face write token (default: HF_TOKEN or the saved login)")
+    parser.add_argument("--commit-message", help="default: 'Upload ARCH checkpoint FINGERPRINT'")
+    parser.add_argument("--allow-no-card", action="store_true", help="upload even without the model card README.md")
+    parser.add_argument("--dry-run", metavar="OUT_DIR", type=Path, help="write what would be uploaded; upload nothing")
+    args = parser.parse_args(argv)
+    try:
+        upload = push_to_hub(
+            args.checkpoint_dir,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            token=args.token,
+            commit_message=args.commit_message,
+            allow_no_card=args.allow_no_card,
+            dry_run=args.dry_run,
+        )
+    except PushError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for warning in upload.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    where = f"{upload.repo_id} (revision {args.revision or 'main'}{', private if new' if args.private else ''})"
+    if upload.commit_url is None:
+        print(f"Dry run: {len(upload.files)} files would be uploaded to {where}; nothing was uploaded.")
+        print(_listing(upload))
+        print(f"Written to {args.dry_run}")
+    else:
+        print(f"Uploaded {len(upload.files)} files to {where}:")
+        print(_listing(upload))
+        print(upload.commit_url)
     return 0
 
 

@@ -1,74 +1,27 @@
-"""Load a model from a local folder or a Hugging Face Hub repo; the bundled default when none is named.
+"""Checkpoint I/O: find, read, check, fingerprint, load, and publish ``config.json`` + ``model.safetensors``.
 
-:func:`load_model` loads exactly what it is given. :func:`resolve_model` picks the model an application
-should serve, from its environment:
-
-1. ``SIAMESE_MODEL`` (a folder or a Hub repo id): the admin named this model, so failing to load it is an
-   error, never a silent fallback;
-2. ``SIAMESE_HUB_REPO`` (at ``SIAMESE_HUB_REVISION``, default ``main``), through ``huggingface_hub`` and its
-   cache, offline too (``HF_HUB_OFFLINE``); anything wrong with it falls back, with a warning, to
-3. the bundled checkpoint :data:`DEFAULT_CHECKPOINT`.
+:func:`load_model` loads exactly what it is given (a folder, a Hub repo id, or the bundled default) and
+:func:`push_to_hub` publishes a trained folder. This module makes no choices about what to serve; that is
+:mod:`siamese.serving`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-import logging
-import os
 import re
-import threading
-import time
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Mapping
 
 from siamese.models import CheckpointError, SiameseNet, model_kwargs_from_config, read_config
-from siamese.models.base import fetch_from_hub
+from siamese.models.base import CONFIG_FILE, WEIGHTS_FILE, fetch_from_hub, load_weights
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parent / "checkpoints"
 #: The bundled default model, used when ``load_model()`` is called without a source.
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "compact-omniglot"
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
-WEIGHTS_FILE = "model.safetensors"
-#: What is left of ``timeout`` for the local work once the Hub has been given up (the bundled model is
-#: already loaded by then, so this only covers bookkeeping on a busy machine).
-_FINISH_MARGIN_S = 0.3
-
-log = logging.getLogger("siamese")
-Origin = Literal["env", "hub", "bundled"]
-_Located = tuple[Path, str | None]  # a checkpoint folder and the Hub commit it holds (None: not from the Hub)
-
-
-@dataclass
-class LoadedModel:
-    """The model :func:`resolve_model` chose, where it came from and why."""
-
-    model: SiameseNet
-    source: str  #: a folder path or a Hub repo id
-    origin: Origin  #: "env" (SIAMESE_MODEL), "hub" (SIAMESE_HUB_REPO) or "bundled"
-    fingerprint: str  #: :func:`checkpoint_fingerprint` of the loaded weights
-    revision: str | None = None  #: the Hub revision asked for (None for folders)
-    commit: str | None = None  #: the Hub commit actually loaded (None for folders)
-    warnings: list[str] = field(default_factory=list)  #: why a configured Hub repo was not used
-
-    def describe(self) -> str:
-        """One sentence for people, e.g. ``compact model from Hub repo user/x (revision main)``."""
-        what = f"{self.model.architecture} model from "
-        if self.revision is not None:  # a Hub repo
-            details = [f"revision {self.revision}"]
-            if self.commit and self.commit != self.revision:
-                details[0] += f", commit {self.commit[:7]}"
-            what += f"Hub repo {self.source}"
-        else:
-            details = []
-            kind = "bundled checkpoint" if self.origin == "bundled" else "folder"
-            what += f"{kind} {_display_path(self.source)}"
-        if self.origin == "env":
-            details.append("set by SIAMESE_MODEL")
-        if self.warnings:
-            details.append("fallback: " + "; ".join(self.warnings))
-        return what + (f" ({'; '.join(details)})" if details else "")
+Located = tuple[Path, "str | None"]  # a checkpoint folder and the Hub commit it holds (None: not from the Hub)
 
 
 def load_model(source: str | Path | None = None, *, device: str = "cpu", revision: str | None = None) -> SiameseNet:
@@ -78,57 +31,8 @@ def load_model(source: str | Path | None = None, *, device: str = "cpu", revisio
     (``"user/name"``). ``None`` loads the bundled default checkpoint. Only safetensors weights are
     read, strictly: a checkpoint that does not match its config raises :class:`CheckpointError`.
     """
-    folder, _ = _locate(DEFAULT_CHECKPOINT if source is None else source, revision)
-    return _load_folder(folder, device)
-
-
-def resolve_model(env: Mapping[str, str] | None = None, *, device: str = "cpu", timeout: float = 5.0) -> LoadedModel:
-    """The model to serve, chosen from ``env`` (default ``os.environ``); see the module docstring.
-
-    ``timeout`` bounds, in seconds, the whole call whenever the Hub is involved: a Hub that is slow,
-    unreachable or answers but never finishes is given up in time to return the bundled model (with
-    ``SIAMESE_MODEL`` naming a repo, to raise instead). A download given up keeps running in a daemon
-    thread and may still complete into the cache. Raises :class:`CheckpointError` only for
-    ``SIAMESE_MODEL``; everything else falls back to the bundled checkpoint.
-    """
-    env = os.environ if env is None else env
-    deadline = time.monotonic() + timeout
-    offline = _offline(env)
-
-    if requested := env.get("SIAMESE_MODEL", "").strip():
-        try:
-            fetch = _Fetch(timeout, lambda: _locate(requested, None, offline=offline, timeout=timeout))
-            folder, commit = fetch.result(deadline)
-            loaded = _loaded(_load_folder(folder, device), requested, "env", commit, None)
-        except Exception as error:  # noqa: BLE001 - any failure is reported as what it is: this model is unusable
-            raise CheckpointError(f"SIAMESE_MODEL={requested!r} could not be loaded: {error}") from error
-        return _announce(loaded)
-
-    warnings: list[str] = []
-    bundled: SiameseNet | None = None
-    if repo := env.get("SIAMESE_HUB_REPO", "").strip():
-        revision = env.get("SIAMESE_HUB_REVISION", "").strip() or None
-        if _looks_like_path(repo):
-            warnings.append(f"SIAMESE_HUB_REPO={repo!r} is not a Hub repo id (owner/name)")
-        else:
-            fetch = _Fetch(timeout, lambda: _locate(repo, revision, offline=offline, timeout=timeout))
-            bundled = _load_folder(DEFAULT_CHECKPOINT, device)  # meanwhile: the fallback then costs no time
-            try:
-                folder, commit = fetch.result(deadline - _FINISH_MARGIN_S)
-                return _announce(_loaded(_load_folder(folder, device), repo, "hub", commit, revision))
-            except Exception as error:  # noqa: BLE001 - whatever it is, the bundled model is served instead
-                warnings.append(_hub_reason(repo, error, offline))
-        log.warning("%s; falling back to the bundled checkpoint.", warnings[-1])
-
-    model = bundled if bundled is not None else _load_folder(DEFAULT_CHECKPOINT, device)
-    loaded = _loaded(model, str(DEFAULT_CHECKPOINT), "bundled", None, None)
-    loaded.warnings = warnings
-    return _announce(loaded)
-
-
-def load_bundled(folder: str | Path, *, device: str = "cpu") -> LoadedModel:
-    """A checkpoint shipped in ``siamese/checkpoints/`` (e.g. the faces model), described as such."""
-    return _announce(_loaded(_load_folder(Path(folder), device), str(folder), "bundled", None, None))
+    folder, _ = locate(DEFAULT_CHECKPOINT if source is None else source, revision)
+    return load_folder(folder, device)
 
 
 def checkpoint_fingerprint(folder_or_model: str | Path | SiameseNet) -> str:
@@ -152,17 +56,14 @@ def checkpoint_fingerprint(folder_or_model: str | Path | SiameseNet) -> str:
     return _short_sha256(weights.read_bytes())
 
 
-# --- finding and loading a checkpoint --------------------------------------------------------------
-
-
-def _locate(
+def locate(
     source: str | Path, revision: str | None, *, offline: bool = False, timeout: float | None = None
-) -> _Located:
+) -> Located:
     """A local folder holding the checkpoint of ``source`` and, for a Hub repo, the commit it came from."""
     folder = Path(source)
     if folder.is_dir():
         return folder, None
-    if _looks_like_path(str(source)):
+    if looks_like_path(str(source)):
         raise CheckpointError(f"No checkpoint folder at {source}.")
     # A Hub repo: both files land in one snapshot folder (named after the commit) of the local cache. The
     # endpoint and cache are read once, so a download that outlives its caller stays where it started.
@@ -173,175 +74,167 @@ def _locate(
         kwargs["local_files_only"] = True
     if timeout is not None:  # per HTTP metadata call; with a cached copy the client falls back to it after this
         kwargs["etag_timeout"] = max(timeout / 3, 0.1)
-    folder = Path(fetch_from_hub(str(source), "config.json", **kwargs)).parent
+    folder = Path(fetch_from_hub(str(source), CONFIG_FILE, **kwargs)).parent
     fetch_from_hub(str(source), WEIGHTS_FILE, **kwargs)
     return folder, folder.name
 
 
-def _load_folder(folder: Path, device: str) -> SiameseNet:
-    """Strictly load the checkpoint in ``folder``; the model remembers its fingerprint."""
+def load_folder(folder: Path, device: str = "cpu") -> SiameseNet:
+    """Strictly load the checkpoint in ``folder``: ``config.json`` read once, the weights read once (their
+    bytes give the fingerprint the model remembers)."""
     cls, kwargs = model_kwargs_from_config(read_config(folder))
+    try:
+        model = cls(**kwargs)
+    except (TypeError, ValueError, RuntimeError) as error:  # e.g. an input too small for the layers
+        raise CheckpointError(f"{CONFIG_FILE} does not describe a valid {cls.__name__}: {error}") from error
     weights = folder / WEIGHTS_FILE
-    fingerprint = None
-    if weights.is_file():  # else from_pretrained says that only safetensors weights are read
-        _check_safetensors(weights)
-        fingerprint = checkpoint_fingerprint(weights)
-    model = cls.from_pretrained(str(folder), map_location=device, **kwargs)
-    model._checkpoint_fingerprint = fingerprint
+    if not weights.is_file():
+        raise CheckpointError(f"{folder} has no {WEIGHTS_FILE} (only safetensors weights are loaded).")
+    data = weights.read_bytes()
+    load_weights(model, data, str(weights))
+    model._checkpoint_fingerprint = _short_sha256(data)
     return model.to(device).eval()
 
 
-def _check_safetensors(weights: Path) -> None:
-    """Tell a corrupt or truncated file apart from weights that do not fit the config."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(weights), framework="pt"):
-            pass
-    except Exception as error:  # SafetensorError and OSError, depending on how the file is broken
-        message = f"{weights} is not a readable safetensors file (corrupt or truncated): {error}"
-        raise CheckpointError(message) from error
-
-
-def _looks_like_path(source: str) -> bool:
+def looks_like_path(source: str) -> bool:
     """Anything but ``name`` or ``owner/name`` is meant as a folder."""
     return source.startswith(".") or _REPO_ID.fullmatch(source) is None
-
-
-def _loaded(model: SiameseNet, source: str, origin: Origin, commit: str | None, revision: str | None) -> LoadedModel:
-    is_repo = commit is not None
-    return LoadedModel(
-        model=model,
-        source=source if is_repo else str(Path(source).resolve()),
-        origin=origin,
-        fingerprint=checkpoint_fingerprint(model),
-        revision=(revision or "main") if is_repo else None,
-        commit=commit,
-    )
-
-
-def _announce(loaded: LoadedModel) -> LoadedModel:
-    log.info("Using the %s", loaded.describe())
-    return loaded
-
-
-# --- the Hub, within a deadline ---------------------------------------------------------------------
-
-
-class _Fetch:
-    """``work`` running in a daemon thread; ``result`` waits for it until a deadline, and no longer.
-
-    ``huggingface_hub`` retries a Hub that fails or hangs for a minute or more, whatever ``etag_timeout``
-    says, so the only bound that holds is not to wait. Its warnings from this thread (e.g. ``HTTP Error
-    500 thrown while requesting HEAD ...``) are kept, to say why the Hub did not answer in time.
-    """
-
-    _numbers = itertools.count(1)
-
-    def __init__(self, seconds: float, work: Callable[[], _Located]) -> None:
-        self.seconds = seconds  # only for the message
-        self.outcome: dict = {}
-        self.errors: list[str] = []
-        name = f"siamese-hub-{next(self._numbers)}"
-        self.thread = threading.Thread(target=self._run, args=(work,), name=name, daemon=True)
-        self.recorder = _ThreadLog(self.thread.name, self.errors)
-        logging.getLogger("huggingface_hub").addHandler(self.recorder)
-        self.thread.start()
-
-    def _run(self, work: Callable[[], _Located]) -> None:
-        try:
-            self.outcome["value"] = work()
-        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-            self.outcome["error"] = error
-        finally:
-            logging.getLogger("huggingface_hub").removeHandler(self.recorder)
-
-    def result(self, deadline: float) -> _Located:
-        self.thread.join(max(deadline - time.monotonic(), 0.0))
-        if self.thread.is_alive():
-            logging.getLogger("huggingface_hub").removeHandler(self.recorder)
-            errors = [message for message in self.errors if not message.startswith("Retrying in")]
-            last = f" (last error: {errors[-1]})" if errors else ""
-            raise _HubTimeout(f"the Hub gave no usable answer within {self.seconds:g} s{last}")
-        if "error" in self.outcome:
-            raise self.outcome["error"]
-        return self.outcome["value"]
-
-
-class _HubTimeout(CheckpointError):
-    """The Hub did not answer in time; the download may still be running."""
-
-
-class _ThreadLog(logging.Handler):
-    """Keeps the messages that one thread logs at WARNING or above."""
-
-    def __init__(self, thread_name: str, messages: list[str]) -> None:
-        super().__init__(logging.WARNING)
-        self.thread_name, self.messages = thread_name, messages
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.threadName == self.thread_name:
-            self.messages.append(record.getMessage().splitlines()[0])
-
-
-def _hub_reason(repo: str, error: Exception, offline: bool) -> str:
-    """One line naming what went wrong with the configured Hub repo."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    cause = error.__cause__ if isinstance(error, CheckpointError) and error.__cause__ is not None else error
-    status = getattr(getattr(cause, "response", None), "status_code", None)
-    if isinstance(cause, _HubTimeout):
-        reason = f"unreachable or not answering: {cause}"
-    elif isinstance(cause, LocalEntryNotFoundError):  # raised when nothing usable is cached, before any other check
-        reason = (
-            "is not in the local cache and HF_HUB_OFFLINE is set"
-            if offline
-            else f"unreachable and not cached: {_one_line(cause)}"
-        )
-    elif isinstance(cause, RepositoryNotFoundError):
-        reason = f"not found (HTTP {status}; a private repo needs a token)"
-    elif isinstance(cause, RevisionNotFoundError):
-        reason = f"has no such revision (HTTP {status})"
-    elif isinstance(cause, EntryNotFoundError):
-        reason = f"is incomplete: {_one_line(error)}"
-    elif isinstance(cause, HfHubHTTPError):
-        reason = f"failed with HTTP {status}: {_one_line(cause)}"
-    elif isinstance(cause, OSError) and "Consistency check failed" in str(cause):
-        reason = f"download was truncated: {_one_line(cause)}"
-    else:  # a corrupt file, a config that does not fit the weights, ...
-        reason = f"is not a usable checkpoint: {_one_line(error)}"
-    return f"Hub repo {repo} {reason}"
-
-
-def _offline(env: Mapping[str, str]) -> bool:
-    from huggingface_hub import constants
-
-    value = env.get("HF_HUB_OFFLINE", "").strip().upper()
-    return value in {"1", "ON", "YES", "TRUE"} or constants.is_offline_mode()
-
-
-# --- small helpers ----------------------------------------------------------------------------------
 
 
 def _short_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _one_line(error: BaseException, limit: int = 400) -> str:
+def one_line(error: BaseException, limit: int = 400) -> str:
     """An error's message on one line, cut to ``limit`` characters."""
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _display_path(path: str) -> str:
-    """Bundled checkpoints relative to the package (``checkpoints/compact-omniglot``)."""
+# --- publishing ------------------------------------------------------------------------------------
+
+REQUIRED = (CONFIG_FILE, WEIGHTS_FILE)
+CARD = "README.md"
+OPTIONAL = (CARD, "metrics.jsonl", "evaluation.json")  # and every *.png next to them (curves.png, ...); evaluation.json: the card's figures
+#: Given to a card that has no front matter (a card written by training has its own, with its figures).
+FRONT_MATTER = "---\nlibrary_name: pytorch\nlicense: mit\ntags: [siamese, one-shot]\npipeline_tag: image-feature-extraction\n---\n"
+
+
+class PushError(Exception):
+    """Why nothing was uploaded, in one line for the admin."""
+
+
+@dataclass
+class Upload:
+    """What went, or would go, to the Hub."""
+
+    repo_id: str
+    files: dict[str, int]  # name -> size in bytes, as uploaded
+    skipped: list[str] = field(default_factory=list)  # files in the folder that are not uploaded
+    warnings: list[str] = field(default_factory=list)
+    commit_url: str | None = None  # None for a dry run
+
+
+def push_to_hub(
+    checkpoint_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    token: str | None = None,
+    commit_message: str | None = None,
+    allow_no_card: bool = False,
+    dry_run: str | Path | None = None,
+) -> Upload:
+    """Check ``checkpoint_dir``, then upload its files to ``repo_id`` (for a dry run: write them to ``dry_run``).
+
+    Raises :class:`PushError` before anything is uploaded or written if the checkpoint is unusable.
+    """
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    folder = Path(checkpoint_dir)
     try:
-        return Path(path).resolve().relative_to(CHECKPOINTS_DIR.parent).as_posix()
-    except ValueError:
-        return path
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise PushError(f"{repo_id!r} is not a Hub repo id: {error}") from error
+    upload = Upload(repo_id, {})
+    names = _files_to_upload(folder, allow_no_card, upload)
+    if dry_run is not None:
+        out = Path(dry_run)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise PushError(f"--dry-run needs an empty or new folder; {out} is not one.")
+        upload.files = _stage(folder, names, out)
+        return upload
+    token = token or _saved_token()
+    with tempfile.TemporaryDirectory(prefix="push-to-hub-") as staging:
+        upload.files = _stage(folder, names, Path(staging))
+        message = commit_message or f"Upload {_architecture(folder)} checkpoint {checkpoint_fingerprint(folder)}"
+        upload.commit_url = _upload(Path(staging), repo_id, private, revision, token, message)
+    return upload
+
+
+def _files_to_upload(folder: Path, allow_no_card: bool, upload: Upload) -> list[str]:
+    """The names to upload from ``folder``, once it has proved a loadable checkpoint."""
+    if not folder.is_dir():
+        raise PushError(f"No checkpoint folder at {folder}.")
+    missing = [name for name in REQUIRED if not (folder / name).is_file()]
+    if missing:
+        raise PushError(f"{folder} is not a checkpoint: it has no {' and no '.join(missing)}.")
+    try:
+        load_model(folder)
+    except CheckpointError as error:
+        raise PushError(f"Refusing to upload a broken checkpoint: {error}") from error
+    if not (folder / CARD).is_file():
+        warning = f"{folder} has no model card ({CARD}); scripts/train.py writes it next to the weights."
+        if not allow_no_card:
+            raise PushError(f"{warning} Upload a folder that has it, or pass --allow-no-card.")
+        upload.warnings.append(warning)
+    allowed = {*REQUIRED, *OPTIONAL}
+    names = sorted(p.name for p in folder.iterdir() if p.is_file() and (p.name in allowed or p.suffix == ".png"))
+    upload.skipped = sorted(p.name for p in folder.iterdir() if p.name not in names)
+    return names
+
+
+def _stage(folder: Path, names: list[str], out: Path) -> dict[str, int]:
+    """Write exactly what is uploaded into ``out``: the files as they are, the card with front matter."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if name == CARD:
+            text = (folder / name).read_text(encoding="utf-8")
+            if text.lstrip("\ufeff").splitlines()[:1] != ["---"]:  # no YAML front matter
+                (out / name).write_text(FRONT_MATTER + text, encoding="utf-8")
+                continue
+        shutil.copyfile(folder / name, out / name)
+    return {name: (out / name).stat().st_size for name in names}
+
+
+def _upload(staging: Path, repo_id: str, private: bool, revision: str | None, token: str, message: str) -> str:
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision not in (None, constants.DEFAULT_REVISION):
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=staging, revision=revision, commit_message=message)
+    except HfHubHTTPError as error:
+        raise PushError(f"The Hub at {api.endpoint} refused the upload to {repo_id}: {one_line(error)}") from error
+    except Exception as error:  # network failures and whatever else the client raises: one line, no traceback
+        reason = f"{type(error).__name__}: {one_line(error)}"
+        raise PushError(f"Upload to {repo_id} at {api.endpoint} failed: {reason}") from error
+    return info.commit_url
+
+
+def _saved_token() -> str:
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise PushError("No Hugging Face token: pass --token, set HF_TOKEN, or run `hf auth login`.")
+    return token
+
+
+def _architecture(folder: Path) -> str:
+    return str(read_config(folder).get("architecture", "siamese"))

@@ -30,7 +30,8 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 from siamese import CheckpointError
-from siamese.hub import DEFAULT_CHECKPOINT, resolve_model
+from siamese.hub import DEFAULT_CHECKPOINT
+from siamese.serving import resolve_model
 
 if TYPE_CHECKING:
     from conftest import FakeHub

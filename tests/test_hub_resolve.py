@@ -19,7 +19,8 @@ import torch
 
 import siamese
 from siamese import CheckpointError, SiameseNet
-from siamese.hub import DEFAULT_CHECKPOINT, LoadedModel, checkpoint_fingerprint, resolve_model
+from siamese.hub import DEFAULT_CHECKPOINT, checkpoint_fingerprint
+from siamese.serving import LoadedModel, resolve_model
 
 if TYPE_CHECKING:
     from conftest import FakeHub

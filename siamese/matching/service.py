@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from siamese.hub import CHECKPOINTS_DIR, LoadedModel, load_bundled, resolve_model
+from siamese.hub import CHECKPOINTS_DIR
+from siamese.serving import LoadedModel, load_bundled, resolve_model
 from siamese.matching.gallery import ALL_ALPHABETS, Gallery, display_name, load_gallery
 from siamese.matching.inputs import DrawingError, image_from_editor
 from siamese.matching.support_set import CONFIDENT, Match, SupportSet
@@ -78,7 +79,7 @@ class MatchingService:
 
     @classmethod
     def start(cls, cache_dir: str | Path, with_gallery: bool = True, threads: int | None = 1) -> "MatchingService":
-        """Resolve the models (see :func:`siamese.hub.resolve_model`) and load the cached gallery.
+        """Resolve the models (see :func:`siamese.serving.resolve_model`) and load the cached gallery.
 
         ``threads`` sets PyTorch's intra-op threads (``None`` leaves them). One per request serves
         best: a query is one small image, and on a 2-core machine two threads per operation wait on

@@ -19,6 +19,9 @@ from PIL import Image
 from siamese.transforms import PreprocessConfig, preprocess_batch
 
 ImageLike = Image.Image | np.ndarray
+#: The two files of a checkpoint, named here only.
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
 
 
 class CheckpointError(RuntimeError):
@@ -146,31 +149,35 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         **model_kwargs: Any,
     ) -> "SiameseNet":
         """Safetensors only, strict: a checkpoint that does not fit the model is an error."""
-        from safetensors.torch import load_model as load_safetensors
-
         try:
             model = cls(**model_kwargs)
         except (TypeError, ValueError, RuntimeError) as error:  # e.g. an input too small for the layers
-            raise CheckpointError(f"config.json does not describe a valid {cls.__name__}: {error}") from error
+            raise CheckpointError(f"{CONFIG_FILE} does not describe a valid {cls.__name__}: {error}") from error
         if os.path.isdir(model_id):
-            weights = os.path.join(model_id, "model.safetensors")
+            weights = os.path.join(model_id, WEIGHTS_FILE)
             if not os.path.isfile(weights):
-                raise CheckpointError(f"{model_id} has no model.safetensors (only safetensors weights are loaded).")
+                raise CheckpointError(f"{model_id} has no {WEIGHTS_FILE} (only safetensors weights are loaded).")
         else:
-            weights = fetch_from_hub(
-                model_id,
-                "model.safetensors",
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                token=token,
-                local_files_only=local_files_only,
-            )
-        try:
-            load_safetensors(model, weights, strict=strict, device=map_location)
-        except Exception as error:  # safetensors raises several types for corrupt or mismatched files
-            raise CheckpointError(f"The weights in {weights} do not fit a {cls.__name__} of this config: {error}") from error
-        return model.eval()
+            weights = fetch_from_hub(model_id, WEIGHTS_FILE, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                                     token=token, local_files_only=local_files_only)  # fmt: skip
+        load_weights(model, Path(weights).read_bytes(), weights, strict=strict)
+        return model.to(map_location).eval()
+
+
+def load_weights(model: torch.nn.Module, data: bytes, name: str, strict: bool = True) -> None:
+    """Load safetensors ``data`` (the bytes of the file ``name``) into ``model``, telling a corrupt or
+    truncated file apart from weights that do not fit the model."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    try:
+        state = load_safetensors(data)
+    except (SafetensorError, ValueError, OSError) as error:
+        raise CheckpointError(f"{name} is not a readable safetensors file (corrupt or truncated): {error}") from error
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as error:
+        raise CheckpointError(f"The weights in {name} do not fit a {type(model).__name__} of this config: {error}") from error
 
 
 def fetch_from_hub(repo_id: str, filename: str, **kwargs: Any) -> str:
@@ -186,9 +193,9 @@ def fetch_from_hub(repo_id: str, filename: str, **kwargs: Any) -> str:
 
 def read_config(folder: str | Path) -> dict[str, Any]:
     """Read and parse ``config.json`` with a clear error for missing or corrupt files."""
-    path = Path(folder) / "config.json"
+    path = Path(folder) / CONFIG_FILE
     if not path.is_file():
-        raise CheckpointError(f"{folder} has no config.json.")
+        raise CheckpointError(f"{folder} has no {CONFIG_FILE}.")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

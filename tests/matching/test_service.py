@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from siamese.data import load_omniglot
-from siamese.hub import resolve_model
+from siamese.serving import resolve_model
 from siamese.matching import DrawingError
 from siamese.matching.gallery import ALL_ALPHABETS
 from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, InputError, MatchingService, TaughtSymbols

@@ -1,4 +1,4 @@
-"""scripts/push_to_hub.py: checks the checkpoint, uploads exactly its files (or writes them, for a dry run).
+"""Publishing (``siamese.hub.push_to_hub``, and ``scripts/push_to_hub.py`` over it): checks the checkpoint, uploads exactly its files (or writes them, for a dry run).
 
 The upload goes through the real ``huggingface_hub`` client (create_repo, create_branch, upload_folder) to
 the local imitation of the Hub in ``tests/conftest.py``, and the pushed repo is then loaded back from it.
@@ -7,7 +7,6 @@ the local imitation of the Hub in ``tests/conftest.py``, and the pushed repo is 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from siamese.hub import DEFAULT_CHECKPOINT, resolve_model
+from siamese.hub import DEFAULT_CHECKPOINT
+from siamese.serving import resolve_model
 
 if TYPE_CHECKING:
     from conftest import FakeHub
@@ -28,15 +28,8 @@ SCRIPT = ROOT / "scripts" / "push_to_hub.py"
 UPLOADED = ["README.md", "config.json", "curves.png", "evaluation.json", "metrics.jsonl", "model.safetensors", "similarity.png"]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("push_to_hub_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-push = _script()
+import siamese.hub as push  # noqa: E402 - the library function behind the script
+from siamese.cli import push_main  # noqa: E402 - the command line behind the script
 
 
 @pytest.fixture
@@ -92,7 +85,7 @@ def test_dry_run_adds_front_matter_to_a_card_without_it(trained: Path, tmp_path:
 
     staged = (tmp_path / "out" / "README.md").read_text()
     assert staged == push.FRONT_MATTER + body
-    assert "library_name: pytorch" in staged and "tags: [siamese, one-shot, omniglot]" in staged
+    assert "library_name: pytorch" in staged and "license: mit" in staged and "pipeline_tag: image-feature-extraction" in staged
     assert upload.files["README.md"] == len(staged.encode())
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (trained / "model.safetensors").read_bytes()
 
@@ -141,7 +134,7 @@ def test_unusable_folders_are_refused(trained: Path, tmp_path: Path, capsys, bre
     else:
         (trained / "README.md").unlink()
 
-    assert push.main([str(folder), "tester/compact", "--dry-run", str(tmp_path / "out")]) == 1
+    assert push_main([str(folder), "tester/compact", "--dry-run", str(tmp_path / "out")]) == 1
 
     _assert_one_line_error(capsys.readouterr().err, *words)
     assert not (tmp_path / "out").exists()
@@ -149,7 +142,7 @@ def test_unusable_folders_are_refused(trained: Path, tmp_path: Path, capsys, bre
 
 def test_allow_no_card_uploads_without_one_and_warns(trained: Path, tmp_path: Path, capsys) -> None:
     (trained / "README.md").unlink()
-    assert push.main([str(trained), "tester/compact", "--allow-no-card", "--dry-run", str(tmp_path / "out")]) == 0
+    assert push_main([str(trained), "tester/compact", "--allow-no-card", "--dry-run", str(tmp_path / "out")]) == 0
     assert "warning: " in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [n for n in UPLOADED if n != "README.md"]
 
@@ -158,7 +151,7 @@ def test_allow_no_card_uploads_without_one_and_warns(trained: Path, tmp_path: Pa
 
 
 def test_upload_creates_the_repo_and_commits_exactly_the_files(hub: FakeHub, trained: Path, capsys) -> None:
-    code = push.main([str(trained), "tester/pushed", "--private", "--token", "hf_writer"])
+    code = push_main([str(trained), "tester/pushed", "--private", "--token", "hf_writer"])
 
     assert code == 0, capsys.readouterr().err
     assert hub.created["tester/pushed"]["visibility"] == "private"
@@ -175,7 +168,7 @@ def test_upload_creates_the_repo_and_commits_exactly_the_files(hub: FakeHub, tra
     assert (loaded.origin, loaded.fingerprint, loaded.warnings) == ("hub", fingerprint, [])
 
     # Pushing again updates the existing repo (create_repo's "already exists" is fine).
-    assert push.main([str(trained), "tester/pushed", "--token", "hf_writer", "--commit-message", "again"]) == 0
+    assert push_main([str(trained), "tester/pushed", "--token", "hf_writer", "--commit-message", "again"]) == 0
     assert [c["summary"] for c in hub.commits] == [commit["summary"], "again"]
 
 
@@ -190,14 +183,14 @@ def test_upload_to_a_branch(hub: FakeHub, trained: Path) -> None:
 
 
 def test_no_token_is_a_clear_error_before_anything_is_sent(hub: FakeHub, trained: Path, capsys) -> None:
-    assert push.main([str(trained), "tester/pushed"]) == 1
+    assert push_main([str(trained), "tester/pushed"]) == 1
     _assert_one_line_error(capsys.readouterr().err, "No Hugging Face token", "--token")
     assert hub.requests == []
 
 
 def test_a_rejected_token_is_a_clear_error(hub: FakeHub, trained: Path, capsys) -> None:
     hub.write_tokens = {"hf_writer"}
-    assert push.main([str(trained), "tester/pushed", "--token", "hf_reader"]) == 1
+    assert push_main([str(trained), "tester/pushed", "--token", "hf_reader"]) == 1
     _assert_one_line_error(capsys.readouterr().err, "refused the upload to tester/pushed", "401")
     assert hub.repos == {} and hub.commits == []
 
@@ -205,6 +198,6 @@ def test_a_rejected_token_is_a_clear_error(hub: FakeHub, trained: Path, capsys) 
 def test_an_unreachable_hub_is_a_clear_error(use_endpoint, trained: Path, capsys, closed_port: int) -> None:
     use_endpoint(f"http://127.0.0.1:{closed_port}")
 
-    assert push.main([str(trained), "tester/pushed", "--token", "hf_writer"]) == 1
+    assert push_main([str(trained), "tester/pushed", "--token", "hf_writer"]) == 1
 
     _assert_one_line_error(capsys.readouterr().err, "Upload to tester/pushed", f"127.0.0.1:{closed_port}", "failed")
