@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import siamese.transforms as transforms
+import siamese.transforms.preprocessing as transforms  # the private steps of preprocess, for the tests that look inside
 from siamese.transforms import (
     ImageInputError,
     PreprocessConfig,
@@ -481,9 +481,10 @@ def test_strokes_of_any_pen_come_out_within_omniglots_range():
 def test_strokes_within_omniglots_range_are_left_untouched(omniglot_validation):
     config = PreprocessConfig(size=56, fit_to_box=True)
     scan = omniglot_validation.images[0]
-    from siamese.transforms import _fit_to_box, _ink_array, _resize
+    from siamese.transforms.geometry import fit_to_box, resize
+    from siamese.transforms.preprocessing import _ink_array
 
-    untouched = _resize(_fit_to_box(torch.from_numpy(_ink_array(scan))[None], config.margin), 56)
+    untouched = resize(fit_to_box(torch.from_numpy(_ink_array(scan))[None], config.margin), 56)
     assert torch.equal(preprocess(scan, config), untouched)
 
 

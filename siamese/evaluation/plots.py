@@ -17,7 +17,7 @@ from siamese.evaluation.scorers import Scorer, as_scorer  # noqa: E402
 from siamese.evaluation.verification import pair_scores  # noqa: E402
 from siamese.models import SiameseNet  # noqa: E402
 from siamese.models.base import ImageLike  # noqa: E402
-from siamese.transforms import _as_pil  # noqa: E402  (the package's one way from any image to PIL)
+from siamese.transforms import as_image  # noqa: E402  (the package's one way from any image to PIL)
 
 Pair = tuple[ImageLike, ImageLike, bool]
 
@@ -138,7 +138,7 @@ def _series(metrics: list[dict], key: str, x: str = "step") -> tuple[list[int], 
 def _side_by_side(a: ImageLike, b: ImageLike, side: int = 105, gap: int = 6) -> np.ndarray:
     """Both images as grey squares of the same size, with a mid-grey bar between them."""
     tiles = [
-        np.asarray(_as_pil(image).convert("L").resize((side, side), Image.Resampling.BILINEAR))
+        np.asarray(as_image(image).convert("L").resize((side, side), Image.Resampling.BILINEAR))
         for image in (a, b)
     ]
     return np.hstack([tiles[0], np.full((side, gap), 128, dtype=np.uint8), tiles[1]])

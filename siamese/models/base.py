@@ -29,17 +29,8 @@ class CheckpointError(RuntimeError):
 
 
 def model_preprocess_config(size: int, channels: int, kind: str, fit_to_box: bool = False) -> PreprocessConfig:
-    """A model's input settings from its constructor arguments, with errors that say what to pass.
-
-    ``kind`` is ``"ink"`` (one channel) or ``"photo"`` (one or three channels); ``fit_to_box`` only
-    applies to ink.
-    """
-    if kind not in ("ink", "photo"):
-        raise ValueError(f"kind must be 'ink' (characters, digits) or 'photo' (faces, pictures), got {kind!r}.")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}.")
-    if kind == "ink" and channels != 1:
-        raise ValueError(f"kind 'ink' takes 1 channel, got channels={channels}; for colour images use kind 'photo'.")
+    """A model's input settings from its constructor arguments (:class:`PreprocessConfig` checks them);
+    ``fit_to_box`` only applies to ink."""
     return PreprocessConfig(size=size, channels=channels, kind=kind, fit_to_box=bool(fit_to_box) and kind == "ink")
 
 

@@ -26,7 +26,7 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
     ink's bounding box so position and size on the page do not matter) or ``"photo"`` (faces, the
     user's pictures; intensities kept as they are, grey with ``channels=1`` or colour with
     ``channels=3``; ``fit_to_box`` does not apply). Any image, grey or RGB, reaches the network
-    through the one shared :func:`~siamese.transforms.preprocess`, which converts it to what
+    through the one shared :func:`~siamese.transforms.preprocessing`, which converts it to what
     ``kind`` and ``channels`` ask for.
     """
 
