@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> list[str]:
     if args.command == "compare":
-        from siamese.matching.service import CHARACTERS, MatchingService
+        from siamese.matching.service import CHARACTERS
 
         service = _service(args.model, with_gallery=False)
         images = [_read(path) for path in args.images]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from gradio_client import handle_file
 from PIL import Image, ImageDraw

@@ -10,15 +10,14 @@ tried in this order, in the folder given (default: the prepared ``data/att_faces
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from siamese.data.archive import Archive
 from siamese.data.base import DataError, ImageSet
 from siamese.data.prepare import dataset_dir
 
@@ -36,7 +35,7 @@ def load_att_faces(root: str | Path | None = None, subjects: Sequence[int] | Non
     folder = Path(root) if root is not None else dataset_dir("att_faces")
     source = _open(folder)
     found: list[tuple[int, int, str]] = []
-    for name in source.names():
+    for name in source.names(".pgm"):
         match = _FILE.search(name)
         if match and int(match["subject"]) in wanted:
             found.append((int(match["subject"]), int(match["number"]), name))
@@ -48,7 +47,7 @@ def load_att_faces(root: str | Path | None = None, subjects: Sequence[int] | Non
     kept = sorted({subject for subject, _, _ in found})
     label_of = {subject: i for i, subject in enumerate(kept)}
     return ImageSet(
-        images=[source.read_image(name) for _, _, name in found],
+        images=[_grey(source.read_image(name)) for _, _, name in found],
         labels=np.array([label_of[subject] for subject, _, _ in found], dtype=np.int64),
         class_names=[f"s{s}" for s in kept],
         groups=np.zeros(len(found), dtype=np.int64),
@@ -68,43 +67,22 @@ def _check_subjects(subjects: Sequence[int] | None) -> list[int]:
     return wanted
 
 
-class _Source:
-    """Read access to the faces, whether in a folder or in the zip."""
-
-    def __init__(self, where: Path, archive: zipfile.ZipFile | None = None) -> None:
-        self.where, self._zip = where, archive
-
-    def names(self) -> Iterator[str]:
-        if self._zip is None:
-            for path in sorted(self.where.rglob("*.pgm")):
-                yield path.relative_to(self.where).as_posix()
-        else:
-            yield from (n for n in self._zip.namelist() if not n.endswith("/"))
-
-    def read_image(self, name: str) -> Image.Image:
-        try:
-            data = (self.where / name).read_bytes() if self._zip is None else self._zip.read(name)
-            image = Image.open(io.BytesIO(data))
-            image.load()
-        except (OSError, EOFError, zipfile.BadZipFile, UnidentifiedImageError) as error:
-            raise DataError(f"Cannot read {name} in {self.where}: {error}; delete it and {_PREPARE} again.") from error
-        return image.convert("L") if image.mode != "L" else image
-
-
 def _has_subject_folders(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_dir() and re.fullmatch(r"s\d+", p.name) for p in folder.iterdir())
 
 
-def _open(folder: Path) -> _Source:
+def _open(folder: Path) -> Archive:
     extracted = folder / "att_faces"
+    fix = f"delete it and {_PREPARE} again."
     if extracted.is_dir():
-        return _Source(extracted)
+        return Archive(extracted, fix)
     if _has_subject_folders(folder):
-        return _Source(folder)
+        return Archive(folder, fix)
     archive = folder / "att_faces.zip"
     if archive.is_file():
-        try:
-            return _Source(archive, zipfile.ZipFile(archive))
-        except (zipfile.BadZipFile, OSError) as error:
-            raise DataError(f"{archive} is not a valid zip file ({error}); delete it and {_PREPARE} again.") from error
+        return Archive(archive, fix)
     raise DataError(f"No AT&T faces in {folder}: expected {archive}, {extracted}/ or the s1..s40 folders; {_PREPARE}.")
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    return image.convert("L") if image.mode != "L" else image

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-from PIL import Image, ImageOps
 
+from siamese.data.archive import decode_image
 from siamese.data.base import DataError, ImageSet
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
@@ -49,7 +49,7 @@ def load_image_folder(root: str | Path, extensions: Iterable[str] = IMAGE_EXTENS
     paths = [path for _, files in classes for path in files]
     labels = np.concatenate([np.full(len(files), i, dtype=np.int64) for i, (_, files) in enumerate(classes)])
     return ImageSet(
-        images=[read_image(path) for path in paths],
+        images=[decode_image(path, str(path), "Remove or replace the file.") for path in paths],
         labels=labels,
         class_names=[name for name, _ in classes],
         groups=np.zeros(len(paths), dtype=np.int64),
@@ -71,17 +71,6 @@ def check_trainable(data: ImageSet) -> None:
         )
     if data.num_classes < 2:
         raise DataError(f"{data.name or 'the data'} has {data.num_classes} class(es); training needs at least 2.")
-
-
-def read_image(path: Path) -> Image.Image:
-    """Decode one image fully (so the file is closed) and apply its EXIF orientation."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"Cannot read the image {path}: {error}. Remove or replace the file.") from error
-    return upright if upright is not None else image
 
 
 def _image_files(folder: Path, extensions: set[str]) -> list[Path]:

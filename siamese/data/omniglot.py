@@ -11,17 +11,14 @@ Reads the official layout, zipped or extracted::
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from siamese.data.archive import Archive
 from siamese.data.base import DataError, ImageSet
 from siamese.data.prepare import dataset_dir
 
@@ -42,59 +39,16 @@ RUN_DRAWERS = tuple(range(1, 9))
 _FILE = re.compile(r"(?P<alphabet>[^/]+)/character(?P<index>\d+)/(?P<id>\d+)_(?P<drawer>\d+)\.png$")
 
 
-class _Archive:
-    """Uniform read access to a zip file or the folder it extracts to."""
+_FIX = "run `python scripts/prepare_data.py omniglot` again to replace it."
 
-    def __init__(self, folder: Path, stem: str) -> None:
-        self.zip_path = folder / f"{stem}.zip"
-        self.dir_path = folder / stem
-        if self.dir_path.is_dir():
-            self._zip = None
-        elif self.zip_path.is_file():
-            try:
-                self._zip = zipfile.ZipFile(self.zip_path)
-            except zipfile.BadZipFile as error:
-                raise DataError(f"{self.zip_path} is not a valid zip file ({error}); run `python scripts/prepare_data.py omniglot` "
-                                "again to replace it.") from error
-        else:
-            raise DataError(f"Neither {self.zip_path} nor {self.dir_path} exists; run `python scripts/prepare_data.py omniglot`.")
 
-    @property
-    def where(self) -> Path:
-        return self.dir_path if self._zip is None else self.zip_path
-
-    def names(self) -> Iterator[str]:
-        if self._zip is None:
-            for path in sorted(self.dir_path.rglob("*")):
-                if path.is_file():
-                    yield path.relative_to(self.dir_path).as_posix()
-        else:
-            prefix = f"{self.dir_path.name}/"
-            for name in sorted(self._zip.namelist()):
-                if not name.endswith("/"):
-                    yield name[len(prefix) :] if name.startswith(prefix) else name
-
-    def read_image(self, name: str) -> Image.Image:
-        try:
-            if self._zip is None:
-                data = (self.dir_path / name).read_bytes()
-            else:
-                member = f"{self.dir_path.name}/{name}"
-                data = self._zip.read(member if member in self._zip.NameToInfo else name)
-            image = Image.open(io.BytesIO(data))
-            image.load()
-            return image
-        except (OSError, KeyError, EOFError, zlib.error, zipfile.BadZipFile, UnidentifiedImageError) as error:
-            raise DataError(f"Cannot read {name} in {self.where}: {error}") from error
-
-    def read_text(self, name: str) -> str:
-        try:
-            if self._zip is None:
-                return (self.dir_path / name).read_text()
-            member = f"{self.dir_path.name}/{name}"
-            return self._zip.read(member if member in self._zip.NameToInfo else name).decode()
-        except (OSError, KeyError, EOFError, UnicodeDecodeError, zlib.error, zipfile.BadZipFile) as error:
-            raise DataError(f"Cannot read {name} in {self.where}: {error}") from error
+def _archive(folder: Path, stem: str) -> Archive:
+    """``folder/stem/`` if extracted, else ``folder/stem.zip`` (whose files sit under ``stem/``)."""
+    if (folder / stem).is_dir():
+        return Archive(folder / stem, _FIX)
+    if (folder / f"{stem}.zip").is_file():
+        return Archive(folder / f"{stem}.zip", _FIX, prefix=stem)
+    raise DataError(f"Neither {folder / stem}.zip nor {folder / stem} exists; run `python scripts/prepare_data.py omniglot`.")
 
 
 def load_omniglot(split: str = "train", root: str | Path | None = None, drawers: tuple[int, ...] | None = None) -> ImageSet:
@@ -113,7 +67,7 @@ def load_omniglot(split: str = "train", root: str | Path | None = None, drawers:
     images: list[Image.Image] = []
     records: list[tuple[str, int, int, int]] = []
     for part in parts:
-        archive = _Archive(folder, f"images_{part}")
+        archive = _archive(folder, f"images_{part}")
         found = len(records)
         for name in archive.names():
             match = _FILE.search(name)
@@ -180,7 +134,7 @@ RUN_ALPHABETS = tuple(alphabet for alphabet in TEST_ALPHABETS for _ in range(2))
 def load_lake_runs(root: str | Path | None = None) -> list[OneShotRun]:
     """The 20 official within-alphabet 20-way one-shot runs (400 trials)."""
     folder = Path(root) if root is not None else dataset_dir("omniglot")
-    archive = _Archive(folder, "one_shot_runs")
+    archive = _archive(folder, "one_shot_runs")
     run_names = sorted({PurePosixPath(n).parts[0] for n in archive.names() if re.match(r"run\d+/", n)})
     if len(run_names) != 20:
         raise DataError(f"Expected 20 runs in {archive.where}, found {len(run_names)}.")

@@ -21,7 +21,6 @@ exactly where the killed one stopped.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from contextlib import nullcontext

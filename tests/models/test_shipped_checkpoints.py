@@ -12,7 +12,6 @@ import dataclasses
 import json
 import re
 import shlex
-from pathlib import Path
 
 import numpy as np
 import pytest
