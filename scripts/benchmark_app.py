@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     startup = time.perf_counter() - started
     from gradio_client import Client, handle_file  # noqa: PLC0415
 
-    from load_test import free_port  # noqa: PLC0415 - a sibling script
+    from siamese.utils import free_port, percentile  # noqa: PLC0415
 
     from siamese.data import load_omniglot  # noqa: PLC0415
 
@@ -58,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 client.predict({"background": None, "layers": [], "composite": handle_file(str(path))}, args.alphabet, 5, api_name="/match")
                 latencies.append(time.perf_counter() - begin)
             latencies.sort()
-            result[f"{label}_p50_ms"] = round(1000 * statistics.median(latencies), 1)
-            result[f"{label}_p95_ms"] = round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1)
+            result[f"{label}_p50_ms"] = round(1000 * percentile(latencies, 0.5), 1)
+            result[f"{label}_p95_ms"] = round(1000 * percentile(latencies, 0.95), 1)
     demo.close()
     if args.json:
         print(json.dumps(result))

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from siamese.data import load_omniglot  # noqa: E402
 from siamese.hub import DEFAULT_CHECKPOINT, load_model  # noqa: E402
+from siamese.utils import percentile  # noqa: E402
 from siamese.losses import prototypical_objective  # noqa: E402
 from siamese.matching import SupportSet  # noqa: E402
 from siamese.models import SiameseNet, build_model, model_kwargs_from_config  # noqa: E402
@@ -52,11 +53,6 @@ def interleaved(tasks: dict[str, Callable[[], object]], repeats: int) -> dict[st
             task()
             times[name].append(time.perf_counter() - start)
     return times
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def embedding_speed(models: dict[str, SiameseNet], repeats: int) -> dict[str, dict[str, float]]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from siamese.data import DataError
 from siamese.models import CheckpointError
+from siamese.utils import one_line
 from siamese.transforms import ImageInputError, open_image
 
 #: The checkout's root, where ``app.py`` lives (the page is not part of the installed package).
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in _run(args):
             print(line)
     except (CommandError, CheckpointError, DataError, ImageInputError, ValueError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
         return 2
     return 0
 
@@ -176,7 +177,7 @@ def push_main(argv: list[str] | None = None) -> int:
             dry_run=args.dry_run,
         )
     except PushError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
         return 1
     for warning in upload.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -34,6 +34,7 @@ from siamese.data.splits import SPLITS
 from siamese.evaluation.plan import Evaluation, format_table, run_evaluation
 from siamese.hub import load_model
 from siamese.models import CheckpointError
+from siamese.utils import one_line
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -105,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_evaluation(model, _evaluation(args))
             result = {"mode": result.pop("mode"), "model": args.model or "default", **result}
     except (CheckpointError, DataError, ValueError) as error:
-        message = " ".join(str(error).split())  # one line, even for multi-line messages
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result), file=stdout)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from siamese.models import CheckpointError, SiameseNet, model_kwargs_from_config, read_config
+from siamese.utils import one_line
 from siamese.models.base import CONFIG_FILE, WEIGHTS_FILE, fetch_from_hub, load_weights
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -103,12 +104,6 @@ def looks_like_path(source: str) -> bool:
 
 def _short_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
-
-
-def one_line(error: BaseException, limit: int = 400) -> str:
-    """An error's message on one line, cut to ``limit`` characters."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- publishing ------------------------------------------------------------------------------------

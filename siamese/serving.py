@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Mapping
 
-from siamese.hub import CHECKPOINTS_DIR, DEFAULT_CHECKPOINT, Located, checkpoint_fingerprint, load_folder, locate, looks_like_path, one_line
+from siamese.hub import CHECKPOINTS_DIR, DEFAULT_CHECKPOINT, Located, checkpoint_fingerprint, load_folder, locate, looks_like_path
 from siamese.models import CheckpointError, SiameseNet
+from siamese.utils import one_line
 
 #: What is left of ``timeout`` for the local work once the Hub has been given up (the bundled model is
 #: already loaded by then, so this only covers bookkeeping on a busy machine).

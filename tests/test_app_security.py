@@ -34,7 +34,7 @@ from siamese.hub import DEFAULT_CHECKPOINT
 from siamese.serving import resolve_model
 
 if TYPE_CHECKING:
-    from conftest import FakeHub
+    from fake_hub import FakeHub
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARACTERS = "Handwritten characters (Omniglot)"
@@ -203,13 +203,14 @@ def test_hostile_names_are_plain_strings_no_file_opened_no_process_started(app_u
     assert not list(Path("/tmp").glob(f"{marker}*"))
 
 
-SOURCES = [ROOT / "app.py", *sorted((ROOT / "siamese" / "matching").glob("*.py")), ROOT / "siamese" / "transforms.py"]
+SOURCES = [ROOT / "app.py", *sorted((ROOT / "siamese" / "matching").glob("*.py")), *sorted((ROOT / "siamese" / "transforms").glob("*.py")),
+           ROOT / "siamese" / "serving.py", ROOT / "siamese" / "hub.py", ROOT / "webapp" / "gradio_fixes.py"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
 def test_the_serving_code_has_no_shell_no_eval_no_pickle(source: Path) -> None:
     text = source.read_text()
-    for pattern in (r"\bsubprocess\b", r"os\.system", r"os\.popen", r"\beval\(", r"\bexec\(", r"\bpickle\b",
+    for pattern in (r"\bsubprocess\b", r"os\.system", r"os\.popen", r"(?<![.\w])eval\(", r"(?<![.\w])exec\(", r"\bpickle\b",
                     r"torch\.load\(", r"shell\s*=\s*True"):  # fmt: skip
         assert not re.search(pattern, text), f"{source.name}: {pattern}"
 

@@ -1,4 +1,4 @@
-"""Many visitors at once: scripts/load_test.py, shortened (16 users for 15 s), and the cache fix it led to.
+"""Many visitors at once: the load test (webapp/load_test.py), shortened (16 users for 15 s), and the cache fix it led to.
 
 The full measurement (16 users, 60 s) and the queue settings chosen from it are in docs/reliability.md.
 """
@@ -6,7 +6,6 @@ The full measurement (16 users, 60 s) and the queue settings chosen from it are 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,10 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import load_test  # noqa: E402
+from webapp import load_test
 
 RSS_GROWTH_LIMIT_MB = 150  # measured: +30 MB over 15-60 s with 16 users; a leak of a few kB per request shows
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 from gradio import processing_utils
 
+from siamese.utils import replacing
 from siamese.transforms import image_file_error
 
 log = logging.getLogger("siamese.app")
@@ -53,15 +53,9 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
     folder = Path(cache_dir) / processing_utils.hash_bytes(data)
     folder.mkdir(exist_ok=True, parents=True)
     path = (folder / f"{name}.{format}").resolve()
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
+    with replacing(path) as temporary:
+        temporary.write_bytes(data)
         os.chmod(temporary, 0o644)  # as Gradio's own files (mkstemp makes them 0600)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return str(path)
 
 

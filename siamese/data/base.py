@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from siamese.utils import replacing
 from siamese.transforms import PREPROCESS_VERSION, PreprocessConfig, preprocess
 
 
@@ -110,10 +110,8 @@ def to_tensor(
         except (OSError, RuntimeError, EOFError):
             path.unlink(missing_ok=True)  # a cut-short entry: rebuild it
     tensor = _preprocess_all(images, config, desc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(tensor, partial)
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        torch.save(tensor, partial)
     return tensor
 
 

@@ -7,8 +7,6 @@ keyed by the checkpoint's hash, so a query embeds only the drawing and a restart
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from siamese.utils import replacing
 from siamese.data.omniglot import load_omniglot
 from siamese.matching.support_set import SupportSet
 from siamese.models import SiameseNet
@@ -88,12 +87,5 @@ def _read_cache(path: Path, rows: int) -> torch.Tensor | None:
 
 def _write_cache(path: Path, features: torch.Tensor) -> None:
     """Write to a temporary file, then rename: a crash never leaves a half-written cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        save_file({"features": features.contiguous()}, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with replacing(path) as temporary:
+        save_file({"features": features.contiguous()}, str(temporary))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from siamese.data import DataError
 from siamese.models import CheckpointError
+from siamese.utils import one_line
 from siamese.training.loop import TrainConfig, TrainingError, train
 from siamese.training.loss_study import LossStudyConfig, run_loss_study
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = train(config)
     except (DataError, CheckpointError, TrainingError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume from the last checkpoint in {config.out_dir}", file=sys.stderr)
@@ -58,7 +59,7 @@ def study_main(argv: list[str] | None = None) -> int:
     try:
         report = run_loss_study(config)
     except (DataError, CheckpointError, TrainingError, ValueError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to continue the study in {config.out_dir}", file=sys.stderr)

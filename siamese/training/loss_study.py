@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from siamese.utils import replacing
 from siamese.data.splits import load_split, protocol
 from siamese.evaluation.plan import Evaluation, run_plan
 from siamese.evaluation.plots import plot_pair_grid, plot_study_curves, plot_study_validation
@@ -158,9 +159,8 @@ def run_once(config: LossStudyConfig, objective: str, seed: int, margin: float |
     record = {"objective": objective, "seed": seed, "margin": margin, "summary": summary,
               "flops_per_image": model.flops_per_image(), "parameters": model.num_parameters(),
               "evaluations": evaluation["evaluations"]}  # fmt: skip
-    tmp = record_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(record_path)  # written last and whole: its presence means the run is done
+    with replacing(record_path) as tmp:  # written last and whole: its presence means the run is done
+        tmp.write_text(json.dumps(record, indent=2))
     return record
 
 

@@ -7,12 +7,12 @@ disk mid-write leaves the previous state intact.
 """
 
 from __future__ import annotations
+from siamese.utils import replacing
 
 import json
 import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +45,10 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_state(folder: Path, state: dict[str, Any]) -> None:
     """Write ``state.pt`` atomically (temporary file in the same folder, then rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".state-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, folder / STATE_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(folder / STATE_FILE) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def load_state(folder: Path) -> dict[str, Any] | None:
@@ -109,8 +102,6 @@ def read_metrics(folder: Path) -> list[dict[str, Any]]:
 def truncate_metrics(folder: Path, step: int) -> list[dict[str, Any]]:
     """Keep the rows up to ``step`` (the resumed state's), dropping what the lost steps logged."""
     rows = [row for row in read_metrics(folder) if row.get("step", 0) <= step]
-    path = folder / METRICS_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    with replacing(folder / METRICS_FILE) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return rows

@@ -25,7 +25,7 @@ def test_cpu_benchmark_counts_flops_and_reads_the_metrics_log(tmp_path):
     from siamese.models import build_model
 
     compact, koch = build_model("compact"), build_model("koch")
-    assert 10 * bench.flops_per_image(compact) < bench.flops_per_image(koch)
+    assert 10 * compact.flops_per_image() < koch.flops_per_image()
     log = tmp_path / "metrics.jsonl"
     rows = [{"step": 100, "train_loss": 1.0, "seconds": 60.0}, {"step": 100, "val_accuracy": 0.88},
             {"step": 200, "train_loss": 0.9, "seconds": 150.0}, {"step": 200, "val_accuracy": 0.91}]  # fmt: skip

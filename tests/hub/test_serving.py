@@ -23,7 +23,7 @@ from siamese.hub import DEFAULT_CHECKPOINT, checkpoint_fingerprint
 from siamese.serving import LoadedModel, resolve_model
 
 if TYPE_CHECKING:
-    from conftest import FakeHub
+    from fake_hub import FakeHub
 
 REPO = "tester/compact"
 BUNDLED_FINGERPRINT = hashlib.sha256((DEFAULT_CHECKPOINT / "model.safetensors").read_bytes()).hexdigest()[:16]

@@ -21,7 +21,7 @@ from siamese.hub import DEFAULT_CHECKPOINT
 from siamese.serving import resolve_model
 
 if TYPE_CHECKING:
-    from conftest import FakeHub
+    from fake_hub import FakeHub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "push_to_hub.py"

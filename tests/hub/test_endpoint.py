@@ -22,7 +22,7 @@ import siamese
 from siamese import CheckpointError, SiameseNet
 
 if TYPE_CHECKING:
-    from conftest import FakeHub
+    from fake_hub import FakeHub
 
 
 def _batch(model: SiameseNet) -> torch.Tensor:
