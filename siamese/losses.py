@@ -1,7 +1,7 @@
 """Losses, and the one place that fixes the label convention.
 
 Convention, everywhere in this package: **label 1 means "same", 0 means "different"**, and every
-public score is P(same). The original seed code (and Hadsell et al. 2006) label *dissimilar*
+public score is P(same). Hadsell et al. (2006), and many re-implementations, label *dissimilar*
 pairs 1 for the contrastive loss; :func:`contrastive_loss` takes our convention and does the
 translation inside, so callers never see the other one.
 
@@ -35,7 +35,7 @@ def contrastive_loss(distance: torch.Tensor, same: torch.Tensor, margin: float =
     ``0.5 * d^2`` for same pairs and ``0.5 * max(0, margin - d)^2`` for different ones, averaged.
     """
     same = same.to(distance.dtype)
-    different = 1.0 - same  # the seed's label
+    different = 1.0 - same  # Hadsell et al.'s label
     return 0.5 * (same * distance.pow(2) + different * F.relu(margin - distance).pow(2)).mean()
 
 

@@ -391,9 +391,9 @@ def service():
     [
         (np.full((64, 64), np.nan, np.float32), "NaN"),
         (np.where(np.eye(64, dtype=bool), np.inf, 0.0), "infinite"),
-        (np.zeros((64, 64, 7), np.uint8), "shape"),  # used to raise PIL's TypeError
+        (np.zeros((64, 64, 7), np.uint8), "shape"),  # not PIL's TypeError
         (np.zeros((0, 64), np.uint8), "empty"),
-        (np.zeros((64, 64), complex), "array of numbers"),  # used to be cast silently
+        (np.zeros((64, 64), complex), "array of numbers"),  # not cast silently
         ("drawing.png", "Expected a drawing"),
         (b"\x89PNG", "Expected a drawing"),
         ({"composite": None, "layers": [None, None]}, "empty"),
@@ -410,9 +410,9 @@ def test_service_refuses_what_http_never_delivers(service, image, words) -> None
 @pytest.mark.parametrize(
     "alphabet, top_k, words",
     [
-        (["Tengwar"], 3, "Unknown alphabet"),  # unhashable: used to raise TypeError
+        (["Tengwar"], 3, "Unknown alphabet"),  # unhashable: not a TypeError
         (None, 3, "Unknown alphabet"),
-        ("Tengwar", float("inf"), "whole number"),  # used to raise OverflowError
+        ("Tengwar", float("inf"), "whole number"),  # not an OverflowError
         ("Tengwar", float("nan"), "whole number"),
         ("Tengwar", "three", "whole number"),
         ("Tengwar", 10**100, "from 1 to 20"),
@@ -435,7 +435,7 @@ def test_service_refuses_an_unhashable_domain(service, files) -> None:
 @pytest.mark.parametrize(
     "array",
     [
-        lambda ink: (1.0 - ink).astype(np.float32),  # float in [0, 1]: used to be cast to all-zero uint8
+        lambda ink: (1.0 - ink).astype(np.float32),  # float in [0, 1]: not cast to all-zero uint8
         lambda ink: np.stack([255 - ink * 255] * 3).astype(np.uint8),  # channels first
         lambda ink: ((1.0 - ink) * 65535).astype(np.uint16),  # 16-bit
         lambda ink: (255 - ink * 255).astype(np.int64),

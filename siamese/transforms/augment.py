@@ -6,7 +6,7 @@ import math
 
 import torch
 
-def koch_affine(image_size: int) -> torch.nn.Module:
+def koch_affine(input_size: int) -> torch.nn.Module:
     """Koch et al. (2015) affine distortions, each component applied with probability 0.5.
 
     Rotation +-10 degrees, shear +-0.3 (a shear factor, i.e. atan(0.3) = 16.7 degrees), scale
@@ -41,13 +41,13 @@ class StrokeJitter(torch.nn.Module):
         return torch.lerp(ink, pooled, amount)
 
 
-def training_augmentation(image_size: int, stroke_jitter: bool = False, elastic: bool = False) -> torch.nn.Module:
+def training_augmentation(input_size: int, stroke_jitter: bool = False, elastic: bool = False) -> torch.nn.Module:
     """Koch's affine distortions, optionally with stroke-width jitter and elastic distortion (Simard et al. 2003)."""
     from torchvision.transforms import v2
 
-    steps: list[torch.nn.Module] = [koch_affine(image_size)]
+    steps: list[torch.nn.Module] = [koch_affine(input_size)]
     if elastic:  # displacements of about 2% of the side, smoothed over about 5%
-        steps.append(v2.RandomApply([v2.ElasticTransform(alpha=0.6 * image_size, sigma=0.05 * image_size)], p=0.5))
+        steps.append(v2.RandomApply([v2.ElasticTransform(alpha=0.6 * input_size, sigma=0.05 * input_size)], p=0.5))
     if stroke_jitter:
         steps.append(StrokeJitter())
     return steps[0] if len(steps) == 1 else v2.Compose(steps)
