@@ -7,7 +7,7 @@
 * No user input reaches a path or a shell: with an audit hook on the process, hostile alphabet and symbol names
   open no file whose name holds them and start no process.
 * No pickle is loaded from anything a user or the Hub provides; a tampered ``config.json`` is a clear error.
-  (Local folders: tests/models/test_hub.py ``test_pickle_weights_alone_are_refused_without_unpickling``,
+  (Local folders: tests/hub/test_loading.py ``test_pickle_weights_alone_are_refused_without_unpickling``,
   ``test_pickle_beside_safetensors_is_ignored``, ``test_unknown_architecture_is_named``,
   ``test_config_that_does_not_fit_the_weights_is_an_error``; the Hub ones are here.)
 """

@@ -1,1 +1,1 @@
-"""The page's companions: workarounds for Gradio (``gradio_fixes.py``) and the pen script (``pen.js``)."""
+"""The page's companions: workarounds for Gradio (``gradio_fixes.py``), the pen script (``pen.js``) and the load test."""
