@@ -208,7 +208,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model.train()
     for step, (images, targets) in enumerate(loader, start=start_step):
         spent = _time_spent(clock() - started, config.max_minutes, world)  # fraction of --max-minutes used (0 without it)
-        if spent >= 1.0:
+        if spent >= 1.0 and step > 0:  # at least one step, so that every run has a best checkpoint
             if step % config.eval_every:
                 validate(step)
             if step % config.checkpoint_every:
