@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from typing import Any, Callable
 from pathlib import Path
 
 from siamese.data import DataError
@@ -38,32 +39,31 @@ def dataclass_parser(config_class: type, description: str) -> argparse.ArgumentP
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config = TrainConfig(**vars(args))
-    try:
-        summary = train(config)
-    except (DataError, CheckpointError, TrainingError, ValueError) as error:
-        print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; run the same command again to resume from the last checkpoint in {config.out_dir}", file=sys.stderr)
-        return 130
-    print(json.dumps(summary))
-    return 0
+    config = TrainConfig(**vars(build_parser().parse_args(argv)))
+    status, summary = _run(train, config, f"resume from the last checkpoint in {config.out_dir}")
+    if status == 0:
+        print(json.dumps(summary))
+    return status
 
 
 def study_main(argv: list[str] | None = None) -> int:
     parser = dataclass_parser(LossStudyConfig, "Train the same network with each objective for the same CPU budget and "
                                                "compare them (see siamese/training/loss_study.py).")  # fmt: skip
     config = LossStudyConfig(**vars(parser.parse_args(argv)))
+    status, report = _run(run_loss_study, config, f"continue the study in {config.out_dir}")
+    if status == 0:
+        print((Path(config.docs_dir) / f"{report['data'].split(':')[0]}.md").read_text(encoding="utf-8"))
+    return status
+
+
+def _run(work: Callable[[Any], Any], config: Any, again: str) -> tuple[int, Any]:
+    """``work(config)`` with the command line's answers to failure: a one-line error (status 2), or after
+    Ctrl-C what re-running the same command does (status 130)."""
     try:
-        report = run_loss_study(config)
+        return 0, work(config)
     except (DataError, CheckpointError, TrainingError, ValueError) as error:
         print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
-        return 2
+        return 2, None
     except KeyboardInterrupt:
-        print(f"\ninterrupted; run the same command again to continue the study in {config.out_dir}", file=sys.stderr)
-        return 130
-    name = report["data"].split(":")[0]
-    print((Path(config.docs_dir) / f"{name}.md").read_text(encoding="utf-8"))
-    return 0
+        print(f"\ninterrupted; run the same command again to {again}", file=sys.stderr)
+        return 130, None
