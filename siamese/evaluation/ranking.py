@@ -3,12 +3,15 @@
 Unlike an N-way trial, the candidates are not a sample: a query meets every character of its own
 alphabet (what the page does with an alphabet chosen) or every character of the set at once. The
 gallery is one drawer's image of each character; the queries are other drawers' images.
+:class:`PageQueries` is that task, shared by the ranking and the calibration of its posterior
+(:mod:`siamese.evaluation.calibration`), so both measure the same drawings against the same candidates.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -16,6 +19,50 @@ from tqdm import tqdm
 from siamese.data import ImageSet
 from siamese.evaluation.scorers import Scorer, as_scorer, prefetch, score_matrix
 from siamese.models import SiameseNet
+
+
+@dataclass(frozen=True)
+class PageQueries:
+    """Seeded queries of one image set, each to be scored against a gallery of one image per class."""
+
+    data: ImageSet
+    gallery: np.ndarray  #: ``[num_classes]``: the image index of each class's gallery image
+    queries: np.ndarray  #: image indices of the queries, in the order they are scored
+
+    @classmethod
+    def sample(
+        cls,
+        data: ImageSet,
+        n_queries: int,
+        seed: int,
+        gallery_drawer: int = 1,
+        query_drawers: Sequence[int] = tuple(range(2, 21)),
+    ) -> PageQueries:
+        """The gallery of ``gallery_drawer``'s images and ``n_queries`` images by ``query_drawers`` (all, if fewer)."""
+        gallery = np.full(data.num_classes, -1, dtype=np.int64)
+        for i in np.flatnonzero(data.drawers == gallery_drawer):
+            gallery[data.labels[i]] = i
+        if (gallery < 0).any():
+            raise ValueError(f"{int((gallery < 0).sum())} classes of {data.name or 'the data'} have no image by drawer {gallery_drawer}.")
+        pool = np.flatnonzero(np.isin(data.drawers, np.asarray(query_drawers)))
+        if len(pool) == 0:
+            raise ValueError(f"No image of {data.name or 'the data'} is by drawers {list(query_drawers)}.")
+        queries = np.random.default_rng(seed).choice(pool, size=min(n_queries, len(pool)), replace=False)
+        return cls(data, gallery, queries)
+
+    def candidates(self, query: int, within_group: bool) -> np.ndarray:
+        """The classes ``query`` is ranked among: its group's (alphabet's) with ``within_group``, else every class."""
+        if within_group:
+            return np.flatnonzero(self.data.groups[self.gallery] == self.data.groups[query])
+        return np.arange(self.data.num_classes)
+
+    def scores(self, scorer: Scorer, within_group: bool, desc: str = "queries") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """``(query, candidate classes, scores)`` for each query; a caching scorer embeds every image up front."""
+        images = self.data.images
+        prefetch(scorer, [images[i] for i in np.concatenate([self.gallery, self.queries])])
+        for q in tqdm(self.queries, desc=desc, leave=False, disable=None):
+            classes = self.candidates(q, within_group)
+            yield int(q), classes, score_matrix(scorer, [images[q]], [images[i] for i in self.gallery[classes]])[0]
 
 
 def evaluate_ranking(
@@ -34,23 +81,10 @@ def evaluate_ranking(
     ``data``. Returns ``accuracy`` (top-1), ``top_k_accuracy``, ``per_group`` (top-1 by alphabet),
     ``candidates`` (the mean gallery size a query met) and the ``settings``.
     """
-    scorer = as_scorer(scorer)
-    gallery = np.full(data.num_classes, -1, dtype=np.int64)
-    for i in np.flatnonzero(data.drawers == gallery_drawer):
-        gallery[data.labels[i]] = i
-    if (gallery < 0).any():
-        raise ValueError(f"{int((gallery < 0).sum())} classes of {data.name or 'the data'} have no image by drawer {gallery_drawer}.")
-    pool = np.flatnonzero(np.isin(data.drawers, np.asarray(query_drawers)))
-    if len(pool) == 0:
-        raise ValueError(f"No image of {data.name or 'the data'} is by drawers {list(query_drawers)}.")
-    queries = np.random.default_rng(seed).choice(pool, size=min(n_queries, len(pool)), replace=False)
-    prefetch(scorer, [data.images[i] for i in np.concatenate([gallery, queries])])
-    class_group = data.groups[gallery]
+    task = PageQueries.sample(data, n_queries, seed, gallery_drawer, query_drawers)
     hits: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     sizes = []
-    for q in tqdm(queries, desc="ranking", leave=False, disable=None):
-        classes = np.flatnonzero(class_group == data.groups[q]) if within_group else np.arange(data.num_classes)
-        scores = score_matrix(scorer, [data.images[q]], [data.images[i] for i in gallery[classes]])[0]
+    for q, classes, scores in task.scores(as_scorer(scorer), within_group, desc="ranking"):
         order = classes[np.argsort(-scores, kind="stable")]
         rank = int(np.flatnonzero(order == data.labels[q])[0])
         hits[data.group_names[data.groups[q]]].append((rank == 0, rank < top_k))
