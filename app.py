@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +19,7 @@ from siamese.data import prepare_dataset
 from siamese.data.base import DataError
 from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
-from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, MatchingService, TaughtSymbols
+from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, Challenge, MatchingService, TaughtSymbols
 from siamese.models import CheckpointError
 from siamese.transforms import ImageInputError, limit_image_pixels
 
@@ -63,20 +64,33 @@ def _taught(symbols: TaughtSymbols) -> list:
 
 
 def forget_all(symbols: TaughtSymbols):
-    return TaughtSymbols(), [], None
+    return TaughtSymbols(), [], None, None, ""
 
 
-def sketchpad(label: str) -> gr.Sketchpad:
-    return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN,
-                                  layers=False, transforms=(), elem_classes=["pen-canvas"]))  # fmt: skip
+def new_session_challenge() -> Challenge:
+    """Each visitor's own sequence of characters to copy."""
+    return Challenge(seed=random.randrange(2**31))
+
+
+def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
+    return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN, layers=False,
+                                  transforms=(), elem_id=elem_id, elem_classes=["pen-canvas"]))  # fmt: skip
+
+
+def clear_canvas(elem_id: str) -> str:
+    """Browser code that clears a sketchpad as its own "Clear canvas" button does. A value sent from the server
+    cannot: Gradio skips an output equal to the last one it sent, so a second None leaves the drawing there."""
+    return f"() => {{ document.querySelector('#{elem_id} button[aria-label=\"Clear canvas\"]')?.click(); }}"
 
 
 def build_demo(service: MatchingService) -> gr.Blocks:
     """The page, its endpoints and its queue, over ``service``."""
+    examples = service.examples
 
     def match(sketch: dict | None, alphabet: str, top_k: int):
-        """Which Omniglot characters a drawing is: the top-k characters with P(same), the drawing as the model
-        sees it, and a one-line verdict ("no confident match" below the calibrated threshold).
+        """Which Omniglot characters a drawing is: the top-k characters with P(character | drawing) (a softmax over
+        the candidates, calibrated on validation), the drawing as the model sees it, and a one-line verdict ("no
+        confident match" when the best is below the calibrated threshold).
 
         sketch: the Sketchpad value {"background", "layers", "composite"}; send the drawing as "composite".
         alphabet: one of the 50 Omniglot alphabets or "All alphabets".
@@ -87,8 +101,38 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         except USER_ERRORS as error:
             raise _user_error(error) from None
         scores = {m.label: m.probability for m in result.matches}
-        shown = [(service.gallery.image(m.label), f"{m.label} · {m.probability:.2f}") for m in result.matches]
+        shown = [(str(service.gallery.file(m.label)), f"{m.label} · {m.probability:.0%}") for m in result.matches]
         return scores, shown, result.view, result.message
+
+    def match_live(sketch: dict | None, alphabet: str, top_k: int):
+        """``match`` after each stroke: an empty or cleared canvas clears the answer instead of raising."""
+        if not _has_strokes(sketch):
+            return None, [], None, ""
+        return match(sketch, alphabet, top_k)
+
+    def show_alphabet(alphabet: str):
+        try:
+            sheet = service.alphabet_sheet(alphabet)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        label = f"{alphabet}: its {len(sheet)} characters, to copy from" if sheet else "Choose an alphabet to see its characters"
+        return gr.Gallery(value=[(str(path), name) for path, name in sheet], label=label)
+
+    def draw_this_one(challenge: Challenge, alphabet: str):
+        try:
+            challenge, prompt = service.next_challenge(challenge, alphabet)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        return challenge, str(prompt), f"Copy this character (another person drew it), then press **Check my copy**. {challenge.score}."
+
+    def check_copy(challenge: Challenge, sketch: dict | None, alphabet: str):
+        try:
+            result = service.check_challenge(challenge, sketch)
+            challenge, prompt = service.next_challenge(result.challenge, alphabet)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        icon = "✅" if result.found else "❌"
+        return challenge, str(prompt), f"{icon} {result.message} Next: copy this one."
 
     def compare(image_a, image_b, domain: str):
         """P(same) for two images (calibrated), a verdict, and both images as the model sees them.
@@ -106,7 +150,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             symbols = service.teach(symbols, sketch, name)
         except USER_ERRORS as error:
             raise _user_error(error) from None
-        return symbols, _taught(symbols), None, ""
+        return symbols, _taught(symbols), ""
 
     def classify(symbols: TaughtSymbols, sketch: dict | None):
         try:
@@ -114,6 +158,12 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         except USER_ERRORS as error:
             raise _user_error(error) from None
         return {m.label: m.probability for m in result.matches}, result.view, result.message
+
+    def classify_live(symbols: TaughtSymbols, sketch: dict | None):
+        """``classify`` after each stroke, once a symbol exists; quiet until then."""
+        if not symbols.names or not _has_strokes(sketch):
+            return None, None, ""
+        return classify(symbols, sketch)
 
     def validate_match(sketch, alphabet, top_k):
         """Checks before the queue: the cheap ones, with messages next to the inputs."""
@@ -135,6 +185,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         return (f"**Loaded model:** {service.characters.describe()}\n\n"
                 + (HERE / "docs" / "how_it_works.md").read_text() + "\n\n---\n\n" + card)  # fmt: skip
 
+    live = {"trigger_mode": "always_last", "show_progress": "hidden", "api_visibility": "private"}
     # Uploads and outputs live in Gradio's cache (GRADIO_TEMP_DIR, default /tmp/gradio): without delete_cache they
     # would pile up for as long as the Space runs. Every hour, files older than an hour go; all go at shutdown.
     with gr.Blocks(title="siamese: one-shot matching", delete_cache=(3600, 3600)) as demo:
@@ -143,22 +194,47 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         with gr.Tab("Draw & match"):
             with gr.Row():
                 with gr.Column():
-                    sketch = sketchpad("Draw one character")
+                    sketch = sketchpad("Draw one character: the answer updates after each stroke", "draw-pad")
                     alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
                     top_k = explained(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"),
                                       lambda error: ValueError(f"top_k must be a number from 1 to {MAX_TOP_K}."))  # fmt: skip
-                    match_button = gr.Button("Match", variant="primary")
                 with gr.Column():
-                    verdict = gr.Markdown()
-                    scores = gr.Label(label="P(same) with each character")
-                    matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False)
+                    verdict = gr.Markdown(elem_id="verdict")
+                    scores = gr.Label(label="P(character | drawing), calibrated over the candidates", elem_id="scores")
+                    matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False, elem_id="matches")
                     seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False)
-            match_button.click(match, [sketch, alphabet, top_k], [scores, matches, seen, verdict], api_name="match",
-                               validator=validate_match)  # fmt: skip
-            # For API clients with an image file rather than a drawing: the same matching, as "match_image".
+            outputs = [scores, matches, seen, verdict]
+            sketch.change(match_live, [sketch, alphabet, top_k], outputs, **live)
+            top_k.release(match_live, [sketch, alphabet, top_k], outputs, **live)
+            # For API clients: the same matching as a named endpoint, for a drawing ("match") or an image file
+            # ("match_image").
+            gr.Button(visible=False).click(match, [sketch, alphabet, top_k], outputs, api_name="match", validator=validate_match)
             plain_image = explained(gr.Image(type="pil", visible=False))
-            gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], [scores, matches, seen, verdict],
-                                           api_name="match_image", validator=validate_match)  # fmt: skip
+            gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], outputs, api_name="match_image",
+                                           validator=validate_match)  # fmt: skip
+            if examples.drawings:
+                gr.Examples([[str(path), name] for path, name in examples.drawings], [sketch, alphabet],
+                            label="Try a drawing (by a person whose drawings the gallery does not hold)")  # fmt: skip
+
+            with gr.Accordion("A game: copy a character, and see whether the match finds it", open=True):
+                challenge = gr.State(new_session_challenge)
+                with gr.Row():
+                    prompt = gr.Image(label="Copy this character", height=160, interactive=False, elem_id="prompt")
+                    with gr.Column():
+                        challenge_text = gr.Markdown("Press **Draw this one** for a character to copy from the chosen alphabet.",
+                                                     elem_id="challenge")  # fmt: skip
+                        with gr.Row():
+                            next_button = gr.Button("Draw this one")
+                            check_button = gr.Button("Check my copy", variant="primary")
+            game = [challenge, prompt, challenge_text]
+            next_button.click(draw_this_one, [challenge, alphabet], game, api_visibility="private").success(None, js=clear_canvas("draw-pad"))
+            check_button.click(check_copy, [challenge, sketch, alphabet], game, api_visibility="private").success(
+                None, js=clear_canvas("draw-pad"))
+
+            sheet = gr.Gallery(label="Choose an alphabet to see its characters", columns=10, height="auto",
+                               allow_preview=False, elem_id="sheet")  # fmt: skip
+            alphabet.change(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
+                match_live, [sketch, alphabet, top_k], outputs, **live)
 
         with gr.Tab("Compare two images"):
             with gr.Row():
@@ -166,35 +242,44 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                 image_b = explained(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
             domain = gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show")
             compare_button = gr.Button("Compare", variant="primary")
-            compare_verdict = gr.Markdown()
+            compare_verdict = gr.Markdown(elem_id="compare-verdict")
             with gr.Row():
-                p_same = gr.Label(label="Calibrated probability")
+                p_same = gr.Label(label="Calibrated P(same)")
                 seen_a = gr.Image(label="First, as the model sees it", height=180, interactive=False)
                 seen_b = gr.Image(label="Second, as the model sees it", height=180, interactive=False)
-            compare_button.click(compare, [image_a, image_b, domain], [p_same, seen_a, seen_b, compare_verdict],
-                                 api_name="compare", validator=validate_compare)  # fmt: skip
+            compare_outputs = [p_same, seen_a, seen_b, compare_verdict]
+            compare_button.click(compare, [image_a, image_b, domain], compare_outputs, api_name="compare", validator=validate_compare)
+            if examples.pairs:
+                gr.Examples([[str(a), str(b), d] for a, b, d in examples.pairs], [image_a, image_b, domain], compare_outputs,
+                            compare, run_on_click=True, cache_examples=False, label="Try a pair: the same, then different, for each kind")  # fmt: skip
 
         with gr.Tab("Teach your own symbols"):
             symbols = gr.State(TaughtSymbols())
             gr.Markdown(f"Draw a symbol, name it and press **Teach**; up to {MAX_SYMBOLS}. Then draw one of them "
-                        "on the right and ask which it is. Your symbols stay in this browser session only.")  # fmt: skip
+                        "on the right: the answer updates after each stroke. Your symbols stay in this browser session only.")  # fmt: skip
             with gr.Row():
                 with gr.Column():
-                    teach_sketch = sketchpad("A symbol to teach")
+                    teach_sketch = sketchpad("A symbol to teach", "teach-pad")
                     name = gr.Textbox(label="Its name", max_length=40, placeholder="e.g. smiley")
                     with gr.Row():
                         teach_button = gr.Button("Teach", variant="primary")
                         forget_button = gr.Button("Forget all")
-                    taught = gr.Gallery(label="Taught symbols", columns=5, height="auto", allow_preview=False)
+                    taught = gr.Gallery(label="Taught symbols", columns=5, height="auto", allow_preview=False, elem_id="taught")
                 with gr.Column():
-                    query_sketch = sketchpad("Draw one of your symbols")
-                    classify_button = gr.Button("Which symbol?", variant="primary")
-                    symbol_verdict = gr.Markdown()
-                    symbol_scores = gr.Label(label="P(same) with each symbol")
+                    query_sketch = sketchpad("Draw one of your symbols", "query-pad")
+                    symbol_verdict = gr.Markdown(elem_id="symbol-verdict")
+                    symbol_scores = gr.Label(label="P(symbol | drawing), calibrated over your symbols", elem_id="symbol-scores")
                     symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False)
-            teach_button.click(teach, [symbols, teach_sketch, name], [symbols, taught, teach_sketch, name], api_name="teach")
-            forget_button.click(forget_all, [symbols], [symbols, taught, query_sketch], api_name="forget")
-            classify_button.click(classify, [symbols, query_sketch], [symbol_scores, symbol_seen, symbol_verdict], api_name="classify")
+            classify_outputs = [symbol_scores, symbol_seen, symbol_verdict]
+            teach_event = teach_button.click(teach, [symbols, teach_sketch, name], [symbols, taught, name], api_name="teach")
+            teach_event.success(None, js=clear_canvas("teach-pad")).then(classify_live, [symbols, query_sketch], classify_outputs, **live)
+            forget_button.click(forget_all, [symbols], [symbols, taught, *classify_outputs], api_name="forget").success(
+                None, js=clear_canvas("query-pad"))
+            query_sketch.change(classify_live, [symbols, query_sketch], classify_outputs, **live)
+            gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
+            if examples.symbols:
+                gr.Examples([[str(path), label] for path, label in examples.symbols], [teach_sketch, name],
+                            label="Try a symbol: pick one, then press Teach")  # fmt: skip
 
         with gr.Tab("About"):
             gr.Markdown(about_text())
@@ -208,9 +293,15 @@ def build_demo(service: MatchingService) -> gr.Blocks:
     return demo
 
 
+def _has_strokes(sketch: dict | None) -> bool:
+    """Whether a Sketchpad value holds a drawing (a cleared canvas sends no composite and no layers)."""
+    return isinstance(sketch, dict) and (sketch.get("composite") is not None or bool(sketch.get("layers")))
+
+
 def launch_kwargs() -> dict:
     """The arguments the page is launched with (the browser test launches it the same way)."""
-    return {"max_file_size": MAX_FILE_SIZE, "js": (HERE / "webapp" / "pen.js").read_text()}
+    return {"max_file_size": MAX_FILE_SIZE, "js": (HERE / "webapp" / "pen.js").read_text(),
+            "css": (HERE / "webapp" / "page.css").read_text()}  # fmt: skip
 
 
 def create_demo() -> gr.Blocks:

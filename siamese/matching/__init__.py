@@ -5,6 +5,6 @@ Omniglot alphabet (:mod:`siamese.matching.gallery`) or the symbols a visitor tau
 """
 
 from siamese.matching.inputs import DrawingError, image_from_editor
-from siamese.matching.support_set import CONFIDENT, Match, SupportSet
+from siamese.matching.support_set import Match, SupportSet
 
-__all__ = ["CONFIDENT", "DrawingError", "Match", "SupportSet", "image_from_editor"]
+__all__ = ["DrawingError", "Match", "SupportSet", "image_from_editor"]

@@ -3,12 +3,19 @@
 The gallery holds all 1,623 characters (drawer 1's image of each, from the prepared data, never
 committed); an alphabet is a slice of it. Embeddings live in ``<cache>/gallery-<fingerprint>.safetensors``
 keyed by the checkpoint's hash, so a query embeds only the drawing and a restart embeds nothing.
+The images are also written once as PNG files (``<cache>/gallery-images/``), so a page sends a file it
+already has instead of encoding the same image again for every request.
+
+"Draw this one" shows each character as another person drew it (:data:`PROMPT_DRAWER`), so copying it
+is a one-shot task: the gallery's own image is not the one copied.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import threading
 
 import numpy as np
 import torch
@@ -17,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from siamese.utils import replacing
+from siamese.data import ImageSet
 from siamese.data.omniglot import load_omniglot
 from siamese.matching.support_set import SupportSet
 from siamese.models import SiameseNet
@@ -24,6 +32,7 @@ from siamese.models import SiameseNet
 #: The gallery's choice that spans every alphabet.
 ALL_ALPHABETS = "All alphabets"
 GALLERY_DRAWER = 1
+PROMPT_DRAWER = 2
 
 
 def display_name(alphabet: str) -> str:
@@ -39,6 +48,12 @@ class Gallery:
     alphabets: np.ndarray  # alphabet of each character, as people write it ("Old Church Slavonic (Cyrillic)")
     names: list[str]  # "Tengwar — character 07"
     features: torch.Tensor  # [characters, D]
+    files: list[Path]  # each image as a PNG file, written once
+    cache_dir: Path
+
+    def __post_init__(self) -> None:
+        self._prompts: list[Path] | None = None
+        self._prompts_lock = threading.Lock()
 
     @property
     def alphabet_names(self) -> list[str]:
@@ -60,21 +75,56 @@ class Gallery:
                              f"or {ALL_ALPHABETS!r}.")  # fmt: skip
         return index
 
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise ValueError(f"No character is called {name[:80]!r}.") from None
+
     def image(self, name: str) -> Image.Image:
-        return self.images[self.names.index(name)]
+        return self.images[self.index(name)]
+
+    def file(self, name: str) -> Path:
+        return self.files[self.index(name)]
+
+    def prompt_file(self, name: str) -> Path:
+        """The character as :data:`PROMPT_DRAWER` drew it, as a PNG file (all of them read on first use)."""
+        with self._prompts_lock:
+            if self._prompts is None:
+                data = load_omniglot("all", drawers=(PROMPT_DRAWER,))
+                by_name = {_character_name(data, i): image for i, image in enumerate(data.images)}
+                folder = self.cache_dir / f"gallery-images/drawer{PROMPT_DRAWER}"
+                self._prompts = [_image_file(by_name[n], folder / f"{i:04d}.png") for i, n in enumerate(self.names)]
+        return self._prompts[self.index(name)]
 
 
 def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path) -> Gallery:
     """The Omniglot gallery with ``model``'s embeddings, computed only when not cached."""
+    cache_dir = Path(cache_dir)
     data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
     alphabets = np.array([display_name(data.group_names[g]) for g in data.groups])
-    names = [f"{a} — character {data.class_names[c].rsplit('character', 1)[1]}" for a, c in zip(alphabets, data.labels)]
-    path = Path(cache_dir) / f"gallery-{fingerprint}.safetensors"
+    names = [_character_name(data, i) for i in range(len(data.images))]
+    path = cache_dir / f"gallery-{fingerprint}.safetensors"
     features = _read_cache(path, len(names))
     if features is None:
         features = model.embed(data.images).cpu()
         _write_cache(path, features)
-    return Gallery(images=data.images, alphabets=alphabets, names=names, features=features)
+    folder = cache_dir / f"gallery-images/drawer{GALLERY_DRAWER}"
+    files = [_image_file(image, folder / f"{i:04d}.png") for i, image in enumerate(data.images)]
+    return Gallery(images=data.images, alphabets=alphabets, names=names, features=features, files=files, cache_dir=cache_dir)
+
+
+def _character_name(data: ImageSet, i: int) -> str:
+    """``Tengwar — character 07`` for image ``i`` of an Omniglot :class:`~siamese.data.ImageSet`."""
+    return f"{display_name(data.group_names[data.groups[i]])} — character {data.class_names[data.labels[i]].rsplit('character', 1)[1]}"
+
+
+def _image_file(image: Image.Image, path: Path) -> Path:
+    """``image`` as a PNG at ``path``, written only when absent (atomically, so a crash leaves none half-written)."""
+    if not path.is_file():
+        with replacing(path, suffix=".png") as temporary:
+            image.save(temporary, format="PNG")
+    return path
 
 
 def _read_cache(path: Path, rows: int) -> torch.Tensor | None:

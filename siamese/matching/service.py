@@ -9,7 +9,8 @@ drawings) or :class:`InputError` (bad choices); their messages can be shown as t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from PIL import Image
 
 from siamese.hub import CHECKPOINTS_DIR
 from siamese.serving import LoadedModel, load_bundled, resolve_model
+from siamese.matching.examples import Examples, prepare_examples
 from siamese.matching.gallery import ALL_ALPHABETS, Gallery, display_name, load_gallery
 from siamese.matching.inputs import DrawingError, image_from_editor
-from siamese.matching.support_set import CONFIDENT, Match, SupportSet
+from siamese.matching.posterior import Calibration
+from siamese.matching.support_set import Match, SupportSet
 from siamese.models import SiameseNet
 from siamese.transforms import has_ink, preprocess, to_image
 
@@ -29,6 +32,8 @@ log = logging.getLogger("siamese")
 CHARACTERS = "Handwritten characters (Omniglot)"
 #: Other domains the compare tab offers when their checkpoint is present.
 DOMAIN_CHECKPOINTS = {"Faces (AT&T)": CHECKPOINTS_DIR / "compact-faces", "Digits (MNIST)": CHECKPOINTS_DIR / "compact-digits"}
+#: What each domain's examples show (:func:`siamese.matching.examples.prepare_examples`).
+DOMAIN_EXAMPLES = {CHARACTERS: "characters", "Faces (AT&T)": "faces", "Digits (MNIST)": "digits"}
 MAX_TOP_K = 20
 MAX_SYMBOLS = 20
 MAX_NAME_LENGTH = 40
@@ -40,13 +45,10 @@ class InputError(ValueError):
 
 @dataclass
 class MatchResult:
-    matches: list[Match]
+    matches: list[Match]  # best first, with P(character | drawing) over all the candidates
     view: Image.Image  # the query as the model sees it
     message: str
-
-    @property
-    def confident(self) -> bool:
-        return bool(self.matches) and self.matches[0].confident
+    confident: bool  # the best match's posterior reaches the calibration's threshold
 
 
 @dataclass
@@ -69,12 +71,38 @@ class TaughtSymbols:
     views: list[Image.Image] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """One visitor's game of "Draw this one": the character to copy now, and the score so far."""
+
+    seed: int = 0  # the session's own sequence of characters
+    rounds: int = 0  # drawings checked
+    found: int = 0  # of those, the ones whose best match was the character
+    label: str = ""  # the character to copy ("" before the first round)
+    alphabet: str = ALL_ALPHABETS  # where it was drawn from, and what the drawing is matched against
+
+    @property
+    def score(self) -> str:
+        return f"Score: {self.found} of {self.rounds}"
+
+
+@dataclass
+class ChallengeResult:
+    challenge: Challenge  # the updated score
+    found: bool
+    rank: int | None  # the character's place in the ranking (1 = best; None below the top MAX_TOP_K)
+    message: str
+
+
 class MatchingService:
     """The loaded models and the Omniglot gallery, and the operations of the page."""
 
-    def __init__(self, characters: LoadedModel, gallery: Gallery | None, domains: dict[str, LoadedModel] | None = None) -> None:
+    def __init__(self, characters: LoadedModel, gallery: Gallery | None, domains: dict[str, LoadedModel] | None = None,
+                 examples: Examples | None = None) -> None:  # fmt: skip
         self.characters, self.gallery = characters, gallery
+        self.examples = examples or Examples()
         self.domains = {CHARACTERS: characters, **(domains or {})}
+        self.calibration: Calibration = characters.calibration
         self._alphabets: dict[str, SupportSet] = {}
 
     @classmethod
@@ -92,7 +120,8 @@ class MatchingService:
         domains = {name: load_bundled(folder) for name, folder in DOMAIN_CHECKPOINTS.items()
                    if (folder / "model.safetensors").is_file()}  # fmt: skip
         gallery = load_gallery(characters.model, characters.fingerprint, cache_dir) if with_gallery else None
-        return cls(characters, gallery, domains)
+        examples = prepare_examples(cache_dir, {name: DOMAIN_EXAMPLES[name] for name in [CHARACTERS, *domains]})
+        return cls(characters, gallery, domains, examples)
 
     @property
     def model(self) -> SiameseNet:
@@ -120,10 +149,46 @@ class MatchingService:
         if self.gallery is None:
             raise InputError("No Omniglot gallery is loaded: run `python scripts/prepare_data.py omniglot`.")
         if not isinstance(alphabet, str) or alphabet not in self._alphabets:
-            if not isinstance(alphabet, str) or (alphabet != ALL_ALPHABETS and alphabet not in self.gallery.alphabet_names):
-                raise InputError(f"Unknown alphabet {str(alphabet)[:80]!r}: choose one of the 50 Omniglot alphabets or {ALL_ALPHABETS!r}.")
+            self._check_alphabet(alphabet)
             self._alphabets[alphabet] = self.gallery.support_set(self.model, alphabet)
         return self._rank(self._alphabets[alphabet], drawing, top_k)
+
+    def alphabet_sheet(self, alphabet: str) -> list[tuple[Path, str]]:
+        """Every character of ``alphabet`` as (image file, name), to copy from; none for all alphabets."""
+        if self.gallery is None or alphabet == ALL_ALPHABETS:
+            return []
+        self._check_alphabet(alphabet)
+        return [(self.gallery.files[i], self.gallery.names[i]) for i in self.gallery.indices(alphabet)]
+
+    # --- draw this one ----------------------------------------------------------------------
+
+    def next_challenge(self, challenge: Challenge, alphabet: str = ALL_ALPHABETS) -> tuple[Challenge, Path]:
+        """The next character to copy, from ``alphabet``, and its image as another person drew it."""
+        if self.gallery is None:
+            raise InputError("No Omniglot gallery is loaded: run `python scripts/prepare_data.py omniglot`.")
+        self._check_alphabet(alphabet)
+        candidates = self.gallery.indices(alphabet)
+        # Seeded by (session, round): the same session replays the same characters, a new one gets others.
+        pick = int(candidates[random.Random(f"{challenge.seed}-{challenge.rounds}").randrange(len(candidates))])
+        label = self.gallery.names[pick]
+        return replace(challenge, label=label, alphabet=alphabet), self.gallery.prompt_file(label)
+
+    def check_challenge(self, challenge: Challenge, drawing: Any) -> ChallengeResult:
+        """Score the visitor's copy: found when the character ranks first among its alphabet (or all)."""
+        if not challenge.label:
+            raise InputError('Press "Draw this one" first: it shows a character to copy.')
+        result = self.match(drawing, challenge.alphabet, MAX_TOP_K)
+        labels = [m.label for m in result.matches]
+        rank = labels.index(challenge.label) + 1 if challenge.label in labels else None
+        scored = replace(challenge, rounds=challenge.rounds + 1, found=challenge.found + (rank == 1), label="")  # round over
+        best, candidates = result.matches[0], len(self._alphabets[challenge.alphabet])
+        if rank == 1:
+            message = f"Found it: your copy matches {best.label} ({best.probability:.0%})."
+        elif rank is not None:
+            message = f"Not this time: the best match was {best.label}; {challenge.label} came {_ordinal(rank)} of {candidates}."
+        else:
+            message = f"Not this time: the best match was {best.label}; {challenge.label} was not in the top {MAX_TOP_K} of {candidates}."
+        return ChallengeResult(scored, rank == 1, rank, f"{message} {scored.score}.")
 
     # --- compare two images -----------------------------------------------------------------
 
@@ -165,16 +230,22 @@ class MatchingService:
 
     # --- shared -----------------------------------------------------------------------------
 
+    def _check_alphabet(self, alphabet: Any) -> None:
+        if not isinstance(alphabet, str) or (alphabet != ALL_ALPHABETS and alphabet not in self.gallery.alphabet_names):
+            raise InputError(f"Unknown alphabet {str(alphabet)[:80]!r}: choose one of the 50 Omniglot alphabets or {ALL_ALPHABETS!r}.")
+
     def _rank(self, support: SupportSet, drawing: Any, top_k: int) -> MatchResult:
         top_k = _check_top_k(top_k)
         view = self._view(self.model, drawing)
-        matches = support.top_k(view, min(top_k, len(support)))
+        matches = support.top_k(view, min(top_k, len(support)), self.calibration)
         best = matches[0]
-        if best.confident:
-            message = f"{best.label} (P(same) = {best.probability:.2f})"
+        confident = best.probability >= self.calibration.threshold
+        if confident:
+            message = f"**{best.label}** ({best.probability:.0%} likely, of {len(support)} candidates)"
         else:
-            message = f"No confident match: the closest is {best.label} with P(same) = {best.probability:.2f}, below {CONFIDENT}."
-        return MatchResult(matches, to_image(view), message)
+            message = (f"**No confident match.** The closest is {best.label} at {best.probability:.0%}, below the "
+                       f"{self.calibration.threshold:.0%} a confident answer needs.")  # fmt: skip
+        return MatchResult(matches, to_image(view), message, confident)
 
     @staticmethod
     def _view(model: SiameseNet, image: Any, which: str = "") -> torch.Tensor:
@@ -196,6 +267,10 @@ def _check_top_k(top_k: Any) -> int:
     if not 1 <= k <= MAX_TOP_K:
         raise InputError(f"top_k must be from 1 to {MAX_TOP_K}, got {str(k)[:40]}.")
     return k
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _clean_name(name: Any) -> str:

@@ -1,4 +1,4 @@
-"""Match queries against labelled examples by the model's P(same)."""
+"""Match queries against labelled examples: the model's P(same) per class, and P(class | query) over them."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from typing import Sequence
 
 import torch
 
+from siamese.matching.posterior import Calibration
 from siamese.models import SiameseNet
 from siamese.models.base import ImageLike
-
-#: A best match below this P(same) is "no confident match". In 20-way trials on the validation
-#: alphabets (bundled model, 2,000 trials), 95.5% of queries whose character is in the support set
-#: score at least this with their best match, and 36% of those whose character is missing do not
-#: (their best match is a look-alike of the same alphabet, which makes this hard).
-CONFIDENT = 0.8
 
 
 @dataclass(frozen=True)
@@ -22,12 +17,8 @@ class Match:
     """One class of a support set, ranked for a query."""
 
     label: str
-    probability: float  # P(same) between the query and the class's example(s)
+    probability: float  # P(class | query) over the support set's classes (calibrated softmax)
     index: int  # the class's position in ``SupportSet.labels``
-
-    @property
-    def confident(self) -> bool:
-        return self.probability >= CONFIDENT
 
 
 class SupportSet:
@@ -37,7 +28,8 @@ class SupportSet:
     a query belongs to the class whose example it most likely shows the same thing as. The
     interface follows easyfsl: :meth:`process_support_set` once, then :meth:`forward` per query
     batch, which embeds only the queries and ranks every class with one matrix product.
-    A class with several examples scores the mean of its examples' P(same).
+    A class with several examples scores the mean of its examples' P(same) (:meth:`forward`) and
+    the mean of their logits (:meth:`logits`, what the posterior of :meth:`top_k` is a softmax of).
     """
 
     def __init__(self, model: SiameseNet) -> None:
@@ -66,20 +58,32 @@ class SupportSet:
         return len(self.labels)
 
     @torch.inference_mode()
+    def logits(self, queries: Sequence[ImageLike] | torch.Tensor) -> torch.Tensor:
+        """Logits of *same* of each query with each class, ``[Q, classes]``."""
+        return self._per_class(self._pair_logits(queries))
+
+    @torch.inference_mode()
     def forward(self, queries: Sequence[ImageLike] | torch.Tensor) -> torch.Tensor:
         """P(same) of each query with each class, ``[Q, classes]``."""
-        if not self.labels:
-            raise ValueError("The support set is empty: add examples first.")
-        p_same = torch.sigmoid(self.model.pair_logit_matrix(self.model.embed(queries), self.features)).cpu()
-        if len(self._class_of) == len(self.labels):  # one example per class: already one column per class
-            return p_same
-        per_class = torch.zeros(len(p_same), len(self.labels)).index_add_(1, self._class_of, p_same)
-        return per_class / self._counts
+        return self._per_class(torch.sigmoid(self._pair_logits(queries)))
 
     __call__ = forward
 
-    def top_k(self, query: ImageLike | torch.Tensor, k: int = 5) -> list[Match]:
-        """The ``k`` most likely classes for one query, best first."""
-        scores = self.forward(query[None] if isinstance(query, torch.Tensor) else [query])[0]
-        best = torch.argsort(scores, descending=True, stable=True)[: max(k, 0)]
-        return [Match(self.labels[i], float(scores[i]), int(i)) for i in best]
+    def top_k(self, query: ImageLike | torch.Tensor, k: int = 5, calibration: Calibration = Calibration()) -> list[Match]:
+        """The ``k`` most likely classes for one query, best first, with P(class | query) under ``calibration``."""
+        posterior = calibration.posterior(self.logits(query[None] if isinstance(query, torch.Tensor) else [query])[0])
+        best = torch.argsort(posterior, descending=True, stable=True)[: max(k, 0)]
+        return [Match(self.labels[i], float(posterior[i]), int(i)) for i in best]
+
+    def _pair_logits(self, queries: Sequence[ImageLike] | torch.Tensor) -> torch.Tensor:
+        """Logits of *same* of each query with each example, ``[Q, examples]``."""
+        if not self.labels:
+            raise ValueError("The support set is empty: add examples first.")
+        return self.model.pair_logit_matrix(self.model.embed(queries), self.features).cpu()
+
+    def _per_class(self, scores: torch.Tensor) -> torch.Tensor:
+        """Per-example scores ``[Q, examples]`` -> each class's mean ``[Q, classes]``."""
+        if len(self._class_of) == len(self.labels):  # one example per class: already one column per class
+            return scores
+        per_class = torch.zeros(len(scores), len(self.labels), dtype=scores.dtype).index_add_(1, self._class_of, scores)
+        return per_class / self._counts
