@@ -1,4 +1,5 @@
-"""Evaluation: one-shot accuracy (Lake's runs, sampled trials, MNIST transfer), verification, ranking, figures,
+"""Evaluation: one-shot accuracy (Lake's runs, sampled trials, MNIST transfer), verification, ranking, the
+calibration of the page's posterior, figures,
 and the plans that say which evaluations a trained checkpoint gets (``plan.py``).
 
 Every evaluation takes a *scorer* (see :mod:`siamese.evaluation.scorers`) or a model directly.
@@ -12,6 +13,7 @@ from siamese.evaluation.scorers import (
     CachedScorer,
     Scorer,
     as_scorer,
+    logit_scorer,
     model_scorer,
     pixel_nearest_neighbour_scorer,
     prefetch,
@@ -19,7 +21,8 @@ from siamese.evaluation.scorers import (
 )
 from siamese.evaluation.sketches import SKETCH_STYLES, SketchStyle, evaluate_sketch_styles
 from siamese.evaluation.transfer import evaluate_mnist_transfer
-from siamese.evaluation.verification import evaluate_verification, expected_calibration_error, roc_auc
+from siamese.evaluation.calibration import evaluate_calibration, expected_calibration_error, fit_temperature
+from siamese.evaluation.verification import evaluate_verification, roc_auc
 from siamese.evaluation.plan import Evaluation, checkpoint_plan, evaluation_command, run_evaluation, run_plan
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "Scorer",
     "as_scorer",
     "choose",
+    "evaluate_calibration",
     "evaluate_lake_runs",
     "evaluate_mnist_transfer",
     "evaluate_oneshot",
@@ -42,6 +46,8 @@ __all__ = [
     "evaluate_rejection",
     "evaluate_verification",
     "expected_calibration_error",
+    "fit_temperature",
+    "logit_scorer",
     "model_scorer",
     "pixel_nearest_neighbour_scorer",
     "plot_learning_curves",

@@ -84,6 +84,20 @@ def model_scorer(model: SiameseNet) -> CachedScorer:
     return scorer
 
 
+def logit_scorer(model: SiameseNet) -> CachedScorer:
+    """Adapt a Siamese model: logits of *same* from ``model.embed`` and ``model.pair_logit_matrix``.
+
+    What a softmax over candidates needs: P(same) of the best candidates rounds to 1.0 in float32,
+    so ranks among them, and the posterior, are lost after the sigmoid.
+    """
+
+    @torch.inference_mode()
+    def logits(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return model.pair_logit_matrix(a, b)
+
+    return CachedScorer(model.embed, logits, name=f"logits:{model.architecture}")
+
+
 def pixel_nearest_neighbour_scorer(config: PreprocessConfig = PreprocessConfig()) -> CachedScorer:
     """The 1-NN baseline: negative L2 distance between preprocessed images (105 x 105 ink by default).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from siamese.data import ImageSet, PairSampler
+from siamese.evaluation.calibration import expected_calibration_error
 from siamese.evaluation.scorers import Scorer, as_scorer, prefetch, score_matrix
 from siamese.models import SiameseNet
 
@@ -29,24 +30,6 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     first_rank = np.cumsum(counts) - counts + 1  # 1-based rank of each distinct score's first copy
     ranks = (first_rank + (counts - 1) / 2.0)[inverse]
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
-    """ECE: the size-weighted mean gap between confidence and frequency of *same* over equal-width bins.
-
-    0 means that, e.g., pairs given P(same) = 0.7 are the same class 70% of the time.
-    """
-    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=np.float64)
-    if probs.size == 0:
-        raise ValueError("ECE needs at least one prediction.")
-    if probs.min() < 0.0 or probs.max() > 1.0:
-        raise ValueError("ECE needs probabilities in [0, 1].")
-    which = np.minimum((probs * bins).astype(np.int64), bins - 1)  # P = 1.0 falls in the last bin
-    gap = 0.0
-    for b in np.unique(which):
-        in_bin = which == b
-        gap += in_bin.sum() * abs(labels[in_bin].mean() - probs[in_bin].mean())
-    return float(gap / probs.size)
 
 
 def binary_log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -82,7 +65,7 @@ def evaluate_verification(
     return {
         "accuracy": float(((scores >= 0.5) == labels).mean()) if is_probability else None,
         "roc_auc": roc_auc(scores, labels),
-        "ece": expected_calibration_error(scores, labels) if is_probability else None,
+        "ece": expected_calibration_error(scores, labels, bins=10) if is_probability else None,
         "log_loss": binary_log_loss(scores, labels) if is_probability else None,
         "n_pairs": int(len(labels)),
         "mean_score_same": float(scores[labels].mean()),

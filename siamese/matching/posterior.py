@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from siamese.utils import replacing
+from siamese.models.base import CheckpointError
+from siamese.utils import one_line, replacing
 
 CALIBRATION_FILE = "calibration.json"
 
@@ -47,15 +48,28 @@ class Calibration:
 
 
 def read_calibration(folder: str | Path) -> Calibration:
-    """The calibration saved in a checkpoint folder, or the unfitted defaults when it has none."""
+    """The calibration saved in a checkpoint folder, or the unfitted defaults when it has none.
+
+    A file that is there but unusable is a :class:`CheckpointError` (one line: the file and what is
+    wrong), never the defaults: a checkpoint that was calibrated must not quietly be served without it.
+    """
     path = Path(folder) / CALIBRATION_FILE
     if not path.is_file():
         return Calibration()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Calibration(float(data["temperature"]), float(data["threshold"]), True, data.get("details", {}))
+        if not isinstance(data, dict):
+            raise TypeError("it must hold a JSON object")
+        missing = [key for key in ("temperature", "threshold") if key not in data]
+        if missing:
+            raise KeyError(f"it has no {' and no '.join(missing)}")
+        details = data.get("details", {})
+        if not isinstance(details, dict):
+            raise TypeError("its details must be a JSON object")
+        return Calibration(float(data["temperature"]), float(data["threshold"]), True, details)
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path} is not a valid calibration file: {error}") from error
+        reason = error.args[0] if isinstance(error, KeyError) else error
+        raise CheckpointError(f"{path} is not a valid calibration file: {one_line(reason)}") from error
 
 
 def write_calibration(folder: str | Path, calibration: Calibration) -> Path:
