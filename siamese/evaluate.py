@@ -8,6 +8,7 @@
     python -m siamese.evaluate ranking                    # the page's task: a drawing against every character of its alphabet
     python -m siamese.evaluate ranking --across-alphabets # ... against all 659 evaluation characters at once
     python -m siamese.evaluate rejection                  # choose the "no confident match" threshold on validation
+    python -m siamese.evaluate calibration --save         # P(character | drawing): fit T and the threshold, write calibration.json
     python -m siamese.evaluate oneshot --data att_faces --way 5                       # faces: 5-way on subjects s36-s40
     python -m siamese.evaluate oneshot --data att_faces --split held-out --way 10     # faces: 10-way on s31-s40
     python -m siamese.evaluate verification --data att_faces                          # faces: pairs of s36-s40
@@ -28,11 +29,14 @@ import contextlib
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from siamese.data import DataError
 from siamese.data.splits import SPLITS
-from siamese.evaluation.plan import Evaluation, format_table, run_evaluation
-from siamese.hub import load_model
+from siamese.evaluation.calibration import fitted_calibration
+from siamese.evaluation.plan import MODEL_PLACEHOLDER, Evaluation, evaluation_command, format_table, run_evaluation
+from siamese.hub import DEFAULT_CHECKPOINT, load_model
+from siamese.matching.posterior import CALIBRATION_FILE, write_calibration
 from siamese.models import CheckpointError
 from siamese.utils import one_line
 
@@ -80,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     rejection.add_argument("--trials-per-group", "--trials-per-alphabet", type=_positive, default=None, dest="trials_per_group",
                            help="20-way trials per alphabet (default: 200)")  # fmt: skip
 
+    calibration = modes.add_parser("calibration", parents=[common], help="fit and measure P(character | drawing)")
+    calibration.add_argument("--queries", type=_positive, default=1000,
+                             help="drawings per split, each ranked within its alphabet and among all (default: 1000)")  # fmt: skip
+    calibration.add_argument("--precision", type=float, default=0.95,
+                             help='accepted answers on validation that must be right, for the "no confident match" threshold (default: 0.95)')  # fmt: skip
+    calibration.add_argument("--plot", metavar="PATH", help="save the reliability diagrams as a PNG")
+    calibration.add_argument("--save", action="store_true",
+                             help=f"write {CALIBRATION_FILE} (the fitted temperature and threshold) into the --model folder")  # fmt: skip
+
     transfer = modes.add_parser("mnist-transfer", parents=[common, baseline], help="Koch's 10-way one-shot MNIST")
     transfer.add_argument("--trials", type=_positive, default=400, help="number of trials (default: 400)")
     modes.add_parser("sketches", parents=[common], help="Lake's runs with the test items re-drawn as sketches")
@@ -102,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # With --json nothing but the result may reach stdout, whatever a library prints.
         with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            folder = _folder_to_save_in(args) if getattr(args, "save", False) else None
             model = load_model(args.model, device=args.device)
-            result = run_evaluation(model, _evaluation(args))
+            evaluation = _evaluation(args)
+            result = run_evaluation(model, evaluation)
             result = {"mode": result.pop("mode"), "model": args.model or "default", **result}
+            if folder is not None:
+                command = evaluation_command(evaluation, MODEL_PLACEHOLDER) + " --save"
+                result["saved"] = str(write_calibration(folder, fitted_calibration(result, command)))
     except (CheckpointError, DataError, ValueError) as error:
         print(f"error: {one_line(error, limit=2000)}", file=sys.stderr)
         return 2
@@ -113,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_table(result), file=stdout)
     return 0
+
+
+def _folder_to_save_in(args: argparse.Namespace) -> Path:
+    """The checkpoint folder that ``--save`` writes into: ``--model`` must be one (a Hub repo's cached copy is not)."""
+    folder = DEFAULT_CHECKPOINT if args.model is None else Path(args.model)
+    if not folder.is_dir():
+        raise ValueError(f"--save writes {CALIBRATION_FILE} into a checkpoint folder; --model {args.model} is not a folder.")
+    return folder
 
 
 def _positive(text: str) -> int:

@@ -18,8 +18,9 @@ from typing import Any
 from siamese.data import ImageSet, PairSampler, load_lake_runs
 from siamese.data.omniglot import RUN_DRAWERS
 from siamese.data.splits import describe_split, load_split, protocol
+from siamese.evaluation.calibration import evaluate_calibration
 from siamese.evaluation.oneshot import evaluate_lake_runs, evaluate_oneshot
-from siamese.evaluation.plots import plot_pair_scores
+from siamese.evaluation.plots import plot_pair_scores, plot_reliability
 from siamese.evaluation.ranking import evaluate_ranking
 from siamese.evaluation.rejection import evaluate_rejection
 from siamese.evaluation.scorers import Scorer, as_scorer, pixel_nearest_neighbour_scorer
@@ -28,7 +29,7 @@ from siamese.evaluation.transfer import evaluate_mnist_transfer
 from siamese.evaluation.verification import evaluate_verification
 from siamese.models import SiameseNet
 
-MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches", "ranking", "rejection")
+MODES = ("lake-runs", "oneshot", "verification", "mnist-transfer", "sketches", "ranking", "rejection", "calibration")
 #: Fresh test-split trials use the drawers that the official runs do not (9-20), so they are new images.
 FRESH_DRAWERS = tuple(d for d in range(1, 21) if d not in RUN_DRAWERS)
 #: Stands for the checkpoint's folder in the commands written into model cards.
@@ -41,6 +42,7 @@ MODE_SETTINGS = {
     "verification": ("data", "split", "pairs", "across_alphabets", "plot"),
     "ranking": ("data", "split", "queries", "top_k", "across_alphabets"),
     "rejection": ("data", "split", "coverage", "threshold", "trials_per_group"),
+    "calibration": ("queries", "precision", "plot"),
     "mnist-transfer": ("trials", "baseline"),
     "sketches": (),
 }
@@ -54,7 +56,8 @@ class Evaluation:
 
     ``split`` ``None`` is the mode's default split: ``test``, except Omniglot verification and
     rejection (validation: thresholds are never chosen on test) and Omniglot ranking (every
-    evaluation alphabet, the page's gallery).
+    evaluation alphabet, the page's gallery). Calibration always fits on Omniglot's validation
+    alphabets and reports them and the test alphabets.
     """
 
     mode: str
@@ -69,6 +72,7 @@ class Evaluation:
     top_k: int = 5
     coverage: float = 0.95
     threshold: float | None = None
+    precision: float = 0.95
     trials: int = 400
     seed: int = 0
     baseline: bool = False
@@ -108,9 +112,14 @@ def evaluation_command(evaluation: Evaluation, model: str = MODEL_PLACEHOLDER) -
 
 
 def run_evaluation(model: SiameseNet | Scorer, evaluation: Evaluation) -> dict[str, Any]:
-    """Evaluate a model (or any scorer); returns what ``scripts/evaluate.py --json`` prints, without ``model``."""
-    scorer = as_scorer(model)
+    """Evaluate a model (or any scorer); returns what ``scripts/evaluate.py --json`` prints, without ``model``.
+
+    Calibration needs the model itself: it scores logits of *same*, not P(same).
+    """
     e = evaluation
+    if e.mode == "calibration":
+        return {"mode": e.mode, **_calibration(model, e)}
+    scorer = as_scorer(model)
     baseline = pixel_nearest_neighbour_scorer() if e.baseline else None
     if e.mode == "lake-runs":
         result = _lake_runs(scorer, baseline, e.plot)
@@ -164,6 +173,8 @@ def checkpoint_plan(spec: str, seed: int = 0) -> list[Evaluation]:
               title="20-way one-shot, Koch's protocol: 2,000 fresh within-alphabet trials, test alphabets, drawers 9-20"),
             E("ranking", title="the page's task: 1,000 drawings, each against every character of its alphabet (20 evaluation alphabets)"),
             E("ranking", across_alphabets=True, title="1,000 drawings, each against all 659 evaluation characters at once"),
+            E("calibration", title="P(character | drawing): temperature and \"no confident match\" threshold fitted on "
+                                   "validation drawings, measured on 1,000 test drawings against their alphabet"),
             E("verification", title="verification: 1,000 within-alphabet validation pairs"),
             E("mnist-transfer", title="Koch's MNIST transfer: 10-way one-shot digits, 400 trials"),
             E("sketches", title="Lake's runs with the test items re-drawn as sketches (place, size, pen, anti-aliasing, transparency)"),
@@ -202,10 +213,31 @@ def format_table(result: dict[str, Any]) -> str:
         if key in result:
             lines.append(f"  {key.replace('_', ' ')}:")
             lines += [f"    {name:<32} {100 * acc:5.1f}%" for name, acc in result[key].items()]
-    for key in ("paper", "settings", "evaluated_on"):
+    if "per_split" in result:
+        lines += _calibration_table(result["per_split"])
+    for key in ("paper", "settings", "fitted_on", "evaluated_on"):
         if key in result:
             lines.append(f"  {key}: " + ", ".join(f"{k}={_format(k, v)}" for k, v in result[key].items()))
     return "\n".join(lines)
+
+
+def _calibration_table(per_split: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """One row per split and task: the figures of :func:`siamese.evaluation.calibration.figures`."""
+    percent = ("accuracy", "coverage", "accepted_accuracy", "absent_rejected")
+    columns = {"n_queries": "queries", "candidates": "candidates", "accuracy": "accuracy", "ece_before": "ECE T=1",
+               "ece": "ECE", "coverage": "coverage", "accepted_accuracy": "accepted", "absent_rejected": "absent rej."}  # fmt: skip
+    lines = ["  per split and task:", f"    {'':<28}" + "".join(f"{head:>12}" for head in columns.values())]
+    for split, tasks in per_split.items():
+        for task, values in tasks.items():
+            cells = []
+            for key in columns:
+                value = values[key]
+                if value is None or key == "n_queries":
+                    cells.append(_format(key, value))
+                else:
+                    cells.append(f"{100 * value:.1f}%" if key in percent else f"{value:.1f}" if key == "candidates" else f"{value:.4f}")
+            lines.append(f"    {split + ' ' + task.replace('_', ' '):<28}" + "".join(f"{cell:>12}" for cell in cells))
+    return lines
 
 
 def _format(key: str, value: Any) -> str:
@@ -229,6 +261,19 @@ def _lake_runs(scorer: Scorer, baseline: Scorer | None, plot: str | None) -> dic
             other = run.training[(answer + 1) % len(run.training)]
             pairs += [(query, run.training[answer], True), (query, other, False)]
         result["plot"] = str(plot_pair_scores(scorer, pairs, plot))
+    return result
+
+
+def _calibration(model: SiameseNet | Scorer, evaluation: Evaluation) -> dict[str, Any]:
+    if not isinstance(model, SiameseNet):
+        raise ValueError("The calibration fits a temperature to a model's logits of same: give it the model, not a scorer.")
+    validation, test = (load_split("omniglot", split) for split in ("validation", "test"))
+    result = evaluate_calibration(model, validation, test, n_queries=evaluation.queries, seed=evaluation.seed,
+                                  precision=evaluation.precision)  # fmt: skip
+    result["evaluated_on"] = {"data": "omniglot", "split": "test", "classes": describe_split("omniglot", "test"),
+                              "fitted_on": "validation: " + describe_split("omniglot", "validation")}  # fmt: skip
+    if evaluation.plot:
+        result["plot"] = str(plot_reliability(result, evaluation.plot))
     return result
 
 

@@ -1,4 +1,4 @@
-"""Figures: scored test pairs, and learning curves. Written as PNG files (matplotlib, Agg backend)."""
+"""Figures: scored test pairs, learning curves, reliability diagrams. Written as PNG files (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,36 @@ def plot_pair_grid(models: dict[str, SiameseNet | Scorer], pairs: Sequence[Pair]
     for col, name in enumerate(models, start=1):
         axes[0, col].set_title(name, fontsize=9)
     figure.suptitle("P(same) of the same test pairs, by objective", fontsize=10)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_reliability(result: dict, path: str | Path) -> Path:
+    """Reliability diagrams of a calibration result (:func:`siamese.evaluation.calibration.evaluate_calibration`):
+    one panel per split (columns) and task (rows), accuracy against confidence of the top-1 answer per
+    bin, at T = 1 and at the fitted temperature, each with its ECE; the dotted line is the threshold."""
+    per_split = result["per_split"]
+    splits, tasks = list(per_split), list(next(iter(per_split.values())))
+    temperature, threshold = result["temperature"], result["threshold"]
+    figure, axes = plt.subplots(len(tasks), len(splits), figsize=(5.2 * len(splits), 4.6 * len(tasks)), squeeze=False)
+    for col, split in enumerate(splits):
+        for row, task in enumerate(tasks):
+            ax, values = axes[row, col], per_split[split][task]
+            ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=1)
+            ax.axvline(threshold, linestyle=":", color="black", linewidth=1, label=f"threshold {threshold:.2f}")
+            for key, label, colour in (("before", "T = 1", "tab:orange"), ("after", f"T = {temperature:.3f}", "tab:blue")):
+                bins = values["reliability"][key]
+                ece = values["ece_before" if key == "before" else "ece"]
+                sizes = [12 + 120 * b["count"] / values["n_queries"] for b in bins]
+                x, y = [b["confidence"] for b in bins], [b["accuracy"] for b in bins]
+                ax.plot(x, y, "o-", color=colour, alpha=0.8, markersize=3, label=f"{label}: ECE {ece:.3f}")
+                ax.scatter(x, y, s=sizes, color=colour, alpha=0.5)
+            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence of the top-1 answer", ylabel="accuracy",
+                   title=f"{split}, {task.replace('_', ' ')}: {values['n_queries']:,} drawings, {values['candidates']:.0f} candidates")  # fmt: skip
+            ax.title.set_fontsize(10)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8, loc="upper left")
+    figure.suptitle("P(character | drawing): reliability before and after the temperature (marker area: share of drawings)", fontsize=11)
     figure.tight_layout()
     return _save(figure, path)
 

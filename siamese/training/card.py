@@ -57,6 +57,13 @@ def headline(result: dict[str, Any]) -> str:
     if result.get("mode") == "ranking":
         return (f"top-1 accuracy **{percent(result['accuracy'])}**, top-{result['settings']['top_k']} "
                 f"{percent(result['top_k_accuracy'])} ({result['n_queries']:,} queries, {result['candidates']:.0f} candidates each on average)")  # fmt: skip
+    if result.get("mode") == "calibration":
+        test = result["per_split"]["test"]
+        within, across = test["within_alphabet"], test["all_alphabets"]
+        return (f"top-1 accuracy **{percent(result['accuracy'])}**; P(character | drawing) at T = {result['temperature']:.3f}: "
+                f"ECE {within['ece']:.3f} within an alphabet (T = 1: {within['ece_before']:.3f}), {across['ece']:.3f} among all "
+                f"(T = 1: {across['ece_before']:.3f}); threshold {result['threshold']:.2f} accepts {percent(within['coverage'])} "
+                f"and rejects {percent(within['absent_rejected'])} of drawings whose character is absent ({result['n_queries']:,} test drawings)")  # fmt: skip
     text = f"accuracy **{percent(result['accuracy'])}**"
     if result.get("standard_error") is not None:
         text += f" ± {100 * result['standard_error']:.2f}"

@@ -11,7 +11,8 @@ command-line flags. A run writes to ``out_dir``:
 When the run ends, the best checkpoint is evaluated on its data set's test split (``final_eval``; the
 plan of :func:`siamese.evaluation.checkpoint_plan`) and ``best/`` gets its model card
 (``README.md``, with those figures and the commands that reproduce them), ``evaluation.json``,
-``curves.png`` and ``metrics.jsonl``.
+``curves.png`` and ``metrics.jsonl``; an Omniglot model also gets ``calibration.json``, the page's
+posterior (:mod:`siamese.evaluation.calibration`).
 
 Runs on CPU or one GPU, or on several processes through ``torchrun`` (DistributedDataParallel,
 NCCL on GPUs, gloo on CPU). Batch ``s`` depends only on ``(seed, s)``, so a resumed run continues
@@ -41,7 +42,9 @@ from siamese.losses import LOSSES, CosineClassifier, cosface_objective, pair_obj
 from siamese.models import SiameseNet, build_model
 from siamese.training.card import headline, write_model_card
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
+from siamese.evaluation.calibration import fitted_calibration
 from siamese.evaluation.plots import plot_learning_curves
+from siamese.matching.posterior import write_calibration
 from siamese.training.state import (
     append_metrics,
     read_metrics,
@@ -286,6 +289,8 @@ def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, p
         return None
     for item in evaluation["evaluations"]:
         progress.write(f"  {item['title']}: {headline(item['result'])}")
+        if item["result"]["mode"] == "calibration":  # the page's posterior travels with the checkpoint
+            write_calibration(folder, fitted_calibration(item["result"], item["command"]))
     return evaluation
 
 
