@@ -1,4 +1,5 @@
-"""Checkpoint I/O: find, read, check, fingerprint, load, and publish ``config.json`` + ``model.safetensors``.
+"""Checkpoint I/O: find, read, check, fingerprint, load, and publish ``config.json`` + ``model.safetensors``
+(and, when a checkpoint has one, its ``calibration.json``: :mod:`siamese.matching.posterior`).
 
 :func:`load_model` loads exactly what it is given (a folder, a Hub repo id, or the bundled default) and
 :func:`push_to_hub` publishes a trained folder. This module makes no choices about what to serve; that is
@@ -14,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from siamese.matching.posterior import CALIBRATION_FILE
 from siamese.models import CheckpointError, SiameseNet, model_kwargs_from_config, read_config
 from siamese.utils import one_line
 from siamese.models.base import CONFIG_FILE, WEIGHTS_FILE, fetch_from_hub, load_weights
@@ -66,7 +68,7 @@ def locate(
         return folder, None
     if looks_like_path(str(source)):
         raise CheckpointError(f"No checkpoint folder at {source}.")
-    # A Hub repo: both files land in one snapshot folder (named after the commit) of the local cache. The
+    # A Hub repo: its files land in one snapshot folder (named after the commit) of the local cache. The
     # endpoint and cache are read once, so a download that outlives its caller stays where it started.
     from huggingface_hub import constants
 
@@ -77,7 +79,20 @@ def locate(
         kwargs["etag_timeout"] = max(timeout / 3, 0.1)
     folder = Path(fetch_from_hub(str(source), CONFIG_FILE, **kwargs)).parent
     fetch_from_hub(str(source), WEIGHTS_FILE, **kwargs)
+    _fetch_optional(str(source), CALIBRATION_FILE, **kwargs)
     return folder, folder.name
+
+
+def _fetch_optional(repo_id: str, filename: str, **kwargs) -> None:
+    """Download a file that a checkpoint may lack; a repo (or, offline, a cached copy) without it is fine,
+    any other failure is not (a calibrated checkpoint must not be served uncalibrated by accident)."""
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        fetch_from_hub(repo_id, filename, **kwargs)
+    except CheckpointError as error:
+        if not isinstance(error.__cause__, EntryNotFoundError):
+            raise
 
 
 def load_folder(folder: Path, device: str = "cpu") -> SiameseNet:
@@ -110,7 +125,8 @@ def _short_sha256(data: bytes) -> str:
 
 REQUIRED = (CONFIG_FILE, WEIGHTS_FILE)
 CARD = "README.md"
-OPTIONAL = (CARD, "metrics.jsonl", "evaluation.json")  # and every *.png next to them (curves.png, ...); evaluation.json: the card's figures
+#: And every *.png next to them (curves.png, ...); evaluation.json: the card's figures; calibration.json: the page's posterior.
+OPTIONAL = (CARD, "metrics.jsonl", "evaluation.json", CALIBRATION_FILE)
 #: Given to a card that has no front matter (a card written by training has its own, with its figures).
 FRONT_MATTER = "---\nlibrary_name: pytorch\nlicense: mit\ntags: [siamese, one-shot]\npipeline_tag: image-feature-extraction\n---\n"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Literal, Mapping
 
 from siamese.hub import CHECKPOINTS_DIR, DEFAULT_CHECKPOINT, Located, checkpoint_fingerprint, load_folder, locate, looks_like_path
+from siamese.matching.posterior import Calibration, read_calibration
 from siamese.models import CheckpointError, SiameseNet
 from siamese.utils import one_line
 
@@ -41,6 +42,8 @@ class LoadedModel:
     revision: str | None = None  #: the Hub revision asked for (None for folders)
     commit: str | None = None  #: the Hub commit actually loaded (None for folders)
     warnings: list[str] = field(default_factory=list)  #: why a configured Hub repo was not used
+    #: how the model's logits become P(character | drawing): the checkpoint's ``calibration.json``, else the defaults
+    calibration: Calibration = field(default_factory=Calibration)
 
     def describe(self) -> str:
         """One sentence for people, e.g. ``compact model from Hub repo user/x (revision main)``."""
@@ -78,7 +81,7 @@ def resolve_model(env: Mapping[str, str] | None = None, *, device: str = "cpu", 
         try:
             fetch = _Fetch(timeout, lambda: locate(requested, None, offline=offline, timeout=timeout))
             folder, commit = fetch.result(deadline)
-            loaded = _loaded(load_folder(folder, device), requested, "env", commit, None)
+            loaded = _loaded(load_folder(folder, device), folder, requested, "env", commit, None)
         except Exception as error:  # noqa: BLE001 - any failure is reported as what it is: this model is unusable
             raise CheckpointError(f"SIAMESE_MODEL={requested!r} could not be loaded: {error}") from error
         return _announce(loaded)
@@ -94,23 +97,24 @@ def resolve_model(env: Mapping[str, str] | None = None, *, device: str = "cpu", 
             bundled = load_folder(DEFAULT_CHECKPOINT, device)  # meanwhile: the fallback then costs no time
             try:
                 folder, commit = fetch.result(deadline - _FINISH_MARGIN_S)
-                return _announce(_loaded(load_folder(folder, device), repo, "hub", commit, revision))
+                return _announce(_loaded(load_folder(folder, device), folder, repo, "hub", commit, revision))
             except Exception as error:  # noqa: BLE001 - whatever it is, the bundled model is served instead
                 warnings.append(_hub_reason(repo, error, offline))
         log.warning("%s; falling back to the bundled checkpoint.", warnings[-1])
 
     model = bundled if bundled is not None else load_folder(DEFAULT_CHECKPOINT, device)
-    loaded = _loaded(model, str(DEFAULT_CHECKPOINT), "bundled", None, None)
+    loaded = _loaded(model, DEFAULT_CHECKPOINT, str(DEFAULT_CHECKPOINT), "bundled", None, None)
     loaded.warnings = warnings
     return _announce(loaded)
 
 
 def load_bundled(folder: str | Path, *, device: str = "cpu") -> LoadedModel:
     """A checkpoint shipped in ``siamese/checkpoints/`` (e.g. the faces model), described as such."""
-    return _announce(_loaded(load_folder(Path(folder), device), str(folder), "bundled", None, None))
+    return _announce(_loaded(load_folder(Path(folder), device), Path(folder), str(folder), "bundled", None, None))
 
 
-def _loaded(model: SiameseNet, source: str, origin: Origin, commit: str | None, revision: str | None) -> LoadedModel:
+def _loaded(model: SiameseNet, folder: Path, source: str, origin: Origin, commit: str | None, revision: str | None) -> LoadedModel:
+    """``model``, loaded from ``folder``, with the calibration saved beside it."""
     is_repo = commit is not None
     return LoadedModel(
         model=model,
@@ -119,6 +123,7 @@ def _loaded(model: SiameseNet, source: str, origin: Origin, commit: str | None, 
         fingerprint=checkpoint_fingerprint(model),
         revision=(revision or "main") if is_repo else None,
         commit=commit,
+        calibration=read_calibration(folder),
     )
 
 
