@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from siamese.matching.posterior import CALIBRATION_FILE
+from siamese.matching.posterior import CALIBRATION_FILE, read_calibration
 from siamese.models import CheckpointError, SiameseNet, model_kwargs_from_config, read_config
 from siamese.utils import one_line
 from siamese.models.base import CONFIG_FILE, WEIGHTS_FILE, fetch_from_hub, load_weights
@@ -75,21 +75,29 @@ def locate(
     kwargs: dict = {"revision": revision, "endpoint": constants.ENDPOINT, "cache_dir": constants.HF_HUB_CACHE}
     if offline:
         kwargs["local_files_only"] = True
-    if timeout is not None:  # per HTTP metadata call; with a cached copy the client falls back to it after this
-        kwargs["etag_timeout"] = max(timeout / 3, 0.1)
+    if timeout is not None:  # per HTTP metadata call (three: config, weights, calibration); with a cached copy
+        kwargs["etag_timeout"] = max(timeout / 4, 0.1)  # the client falls back to it after this
     folder = Path(fetch_from_hub(str(source), CONFIG_FILE, **kwargs)).parent
     fetch_from_hub(str(source), WEIGHTS_FILE, **kwargs)
-    _fetch_optional(str(source), CALIBRATION_FILE, **kwargs)
+    _fetch_optional(str(source), CALIBRATION_FILE, folder.name, **kwargs)
     return folder, folder.name
 
 
-def _fetch_optional(repo_id: str, filename: str, **kwargs) -> None:
-    """Download a file that a checkpoint may lack; a repo (or, offline, a cached copy) without it is fine,
-    any other failure is not (a calibrated checkpoint must not be served uncalibrated by accident)."""
+def _fetch_optional(repo_id: str, filename: str, commit: str, **kwargs) -> None:
+    """Download a file that a checkpoint may lack, at the commit its other files came from.
+
+    The cache answers first (a file, or its note that the commit has none): a commit never changes, so a
+    Hub that stopped answering costs nothing here. A repo without the file, or offline a cached copy
+    without it, is fine; any other failure is not, so a calibrated checkpoint is never served uncalibrated
+    by accident.
+    """
+    from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError
 
+    if try_to_load_from_cache(repo_id, filename, cache_dir=kwargs["cache_dir"], revision=commit) is not None:
+        return
     try:
-        fetch_from_hub(repo_id, filename, **kwargs)
+        fetch_from_hub(repo_id, filename, **{**kwargs, "revision": commit})
     except CheckpointError as error:
         if not isinstance(error.__cause__, EntryNotFoundError):
             raise
@@ -194,6 +202,7 @@ def _files_to_upload(folder: Path, allow_no_card: bool, upload: Upload) -> list[
         raise PushError(f"{folder} is not a checkpoint: it has no {' and no '.join(missing)}.")
     try:
         load_model(folder)
+        read_calibration(folder)  # a calibration the Hub would serve must be readable too
     except CheckpointError as error:
         raise PushError(f"Refusing to upload a broken checkpoint: {error}") from error
     if not (folder / CARD).is_file():

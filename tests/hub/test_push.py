@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from siamese.hub import DEFAULT_CHECKPOINT
+from siamese.matching.posterior import read_calibration
 from siamese.serving import resolve_model
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "push_to_hub.py"
-UPLOADED = ["README.md", "config.json", "curves.png", "evaluation.json", "metrics.jsonl", "model.safetensors", "similarity.png"]
+UPLOADED = ["README.md", "calibration.json", "config.json", "curves.png", "evaluation.json", "metrics.jsonl", "model.safetensors", "similarity.png"]
 
 
 import siamese.hub as push  # noqa: E402 - the library function behind the script
@@ -120,6 +121,7 @@ def test_broken_checkpoint_is_refused_with_one_line(trained: Path, tmp_path: Pat
         ("no-weights", ("is not a checkpoint", "model.safetensors")),
         ("wrong-config", ("Refusing to upload a broken checkpoint", "do not fit")),
         ("no-card", ("has no model card (README.md)", "--allow-no-card")),
+        ("bad-calibration", ("Refusing to upload a broken checkpoint", "calibration.json is not a valid calibration file")),
     ],
 )
 def test_unusable_folders_are_refused(trained: Path, tmp_path: Path, capsys, breakage: str, words) -> None:
@@ -131,6 +133,8 @@ def test_unusable_folders_are_refused(trained: Path, tmp_path: Path, capsys, bre
     elif breakage == "wrong-config":
         config = json.loads((trained / "config.json").read_text())
         (trained / "config.json").write_text(json.dumps({**config, "embedding_dim": 64}))
+    elif breakage == "bad-calibration":
+        (trained / "calibration.json").write_text('{"temperature": 0, "threshold": 0.5}')
     else:
         (trained / "README.md").unlink()
 
@@ -138,6 +142,12 @@ def test_unusable_folders_are_refused(trained: Path, tmp_path: Path, capsys, bre
 
     _assert_one_line_error(capsys.readouterr().err, *words)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_without_calibration_uploads_without_it(trained: Path, tmp_path: Path) -> None:
+    (trained / "calibration.json").unlink()  # calibration.json is optional: a model without it is served uncalibrated
+    upload = push.push_to_hub(trained, "tester/compact", dry_run=tmp_path / "out")
+    assert sorted(upload.files) == [n for n in UPLOADED if n != "calibration.json"]
 
 
 def test_allow_no_card_uploads_without_one_and_warns(trained: Path, tmp_path: Path, capsys) -> None:
@@ -164,8 +174,9 @@ def test_upload_creates_the_repo_and_commits_exactly_the_files(hub: FakeHub, tra
     assert commit["summary"] == f"Upload compact checkpoint {fingerprint}"
     assert f"{hub.url}/tester/pushed/commit/" in capsys.readouterr().out
 
-    loaded = resolve_model({"SIAMESE_HUB_REPO": "tester/pushed"})  # and it loads back from the Hub
+    loaded = resolve_model({"SIAMESE_HUB_REPO": "tester/pushed"})  # and it loads back from the Hub, calibrated
     assert (loaded.origin, loaded.fingerprint, loaded.warnings) == ("hub", fingerprint, [])
+    assert loaded.calibration == read_calibration(trained) and loaded.calibration.fitted
 
     # Pushing again updates the existing repo (create_repo's "already exists" is fine).
     assert push_main([str(trained), "tester/pushed", "--token", "hf_writer", "--commit-message", "again"]) == 0

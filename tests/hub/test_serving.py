@@ -20,6 +20,7 @@ import torch
 import siamese
 from siamese import CheckpointError, SiameseNet
 from siamese.hub import DEFAULT_CHECKPOINT, checkpoint_fingerprint
+from siamese.matching.posterior import CALIBRATION_FILE, Calibration, read_calibration, write_calibration
 from siamese.serving import LoadedModel, resolve_model
 
 if TYPE_CHECKING:
@@ -274,6 +275,71 @@ def test_siamese_model_on_an_endpoint_that_never_answers_is_an_error_within_the_
     with pytest.raises(CheckpointError, match="no usable answer within 2 s"):
         resolve_model({"SIAMESE_MODEL": "tester/chosen"}, timeout=2)
     assert time.monotonic() - started < 2.5
+
+
+# --- calibration ----------------------------------------------------------------------------------
+
+
+def _with_calibration(files: dict[str, bytes], folder: Path, calibration: Calibration) -> dict[str, bytes]:
+    folder.mkdir()
+    return {**files, CALIBRATION_FILE: write_calibration(folder, calibration).read_bytes()}
+
+
+def _calibration_requests(hub: FakeHub) -> list[str]:
+    return [path for _, path in hub.requests if path.endswith("/" + CALIBRATION_FILE)]
+
+
+def test_the_bundled_checkpoint_is_served_with_its_calibration(hub: FakeHub) -> None:
+    loaded, _ = _resolve({})
+    assert loaded.calibration.fitted and loaded.calibration == read_calibration(DEFAULT_CHECKPOINT)
+
+
+def test_a_hub_repo_brings_its_calibration_online_and_offline(hub: FakeHub, checkpoint, tmp_path: Path) -> None:
+    calibration = Calibration(0.7, 0.8, True, {"fitted_on": "a test"})
+    hub.add_repo(REPO, _with_calibration(checkpoint[1], tmp_path / "calibrated", calibration))
+
+    loaded, _ = _resolve({"SIAMESE_HUB_REPO": REPO})
+    cached, _ = _resolve({"SIAMESE_HUB_REPO": REPO, "HF_HUB_OFFLINE": "1"})
+
+    for served in (loaded, cached):
+        assert (served.origin, served.warnings) == ("hub", [])
+        assert served.calibration == calibration and served.calibration.details == {"fitted_on": "a test"}
+    assert _calibration_requests(hub) == [f"/{REPO}/resolve/{hub.commit(REPO)}/{CALIBRATION_FILE}"] * 2  # HEAD, GET
+
+
+def test_a_hub_repo_without_calibration_is_served_with_the_defaults(hub: FakeHub, checkpoint) -> None:
+    hub.add_repo(REPO, checkpoint[1])
+
+    loaded, _ = _resolve({"SIAMESE_HUB_REPO": REPO})
+    asked = _calibration_requests(hub)
+    again, _ = _resolve({"SIAMESE_HUB_REPO": REPO})
+
+    for served in (loaded, again):
+        assert (served.origin, served.warnings) == ("hub", [])
+        assert served.calibration == Calibration() and not served.calibration.fitted
+    assert len(asked) == 1 and _calibration_requests(hub) == asked  # the cache remembers that the commit has none
+
+
+def test_an_invalid_calibration_on_the_hub_falls_back_to_the_bundled_checkpoint(hub: FakeHub, checkpoint, bundled) -> None:
+    hub.add_repo(REPO, {**checkpoint[1], CALIBRATION_FILE: b'{"temperature": -1, "threshold": 0.5}'})
+
+    loaded, elapsed = _resolve({"SIAMESE_HUB_REPO": REPO})
+
+    _assert_bundled_fallback(loaded, elapsed, "calibration.json is not a valid calibration file", "positive number")
+    assert _same_weights(loaded.model, bundled) and loaded.calibration == read_calibration(DEFAULT_CHECKPOINT)
+
+
+def test_an_invalid_calibration_in_siamese_model_is_a_one_line_error(hub: FakeHub, checkpoint, tmp_path: Path) -> None:
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    for name, data in {**checkpoint[1], CALIBRATION_FILE: b"{not json"}.items():
+        (folder / name).write_bytes(data)
+
+    with pytest.raises(CheckpointError) as caught:
+        resolve_model({"SIAMESE_MODEL": str(folder)})
+
+    message = str(caught.value)
+    assert "\n" not in message and f"{folder / CALIBRATION_FILE} is not a valid calibration file" in message
 
 
 # --- fingerprints ---------------------------------------------------------------------------------
