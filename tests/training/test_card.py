@@ -14,7 +14,13 @@ def _evaluation(data: str) -> dict:
     runs = {"mode": "lake-runs", "accuracy": 0.9775, "n_trials": 400}
     ranking = {"mode": "ranking", "accuracy": 0.8, "top_k_accuracy": 0.95, "n_queries": 1000, "candidates": 33.4,
                "settings": {"top_k": 5}, "evaluated_on": {"split": "evaluation", "classes": "all 20 evaluation alphabets"}}  # fmt: skip
-    items = [("lake-runs", runs), ("oneshot", fresh), ("ranking", ranking)]
+    task = {"n_queries": 1000, "candidates": 40.0, "accuracy": 0.816, "ece_before": 0.146, "ece": 0.037, "coverage": 0.662,
+            "accepted_accuracy": 0.923, "absent_rejected": 0.675}  # fmt: skip
+    tasks = {"within_alphabet": task, "all_alphabets": {**task, "ece_before": 0.294, "ece": 0.063}}
+    calibration = {"mode": "calibration", "temperature": 0.6295, "threshold": 0.7727, "precision_target": 0.95, "accuracy": 0.816,
+                   "ece": 0.037, "candidates": 40.0, "n_queries": 1000, "per_split": {"validation": tasks, "test": tasks},
+                   "evaluated_on": {"split": "test", "classes": "the 10 test alphabets"}}  # fmt: skip
+    items = [("lake-runs", runs), ("oneshot", fresh), ("ranking", ranking), ("calibration", calibration)]
     return {"data": data, "seed": 0, "seconds": 1.0,
             "evaluations": [{"title": m, "argv": [m], "command": f"python scripts/evaluate.py {m} --model MODEL_DIR", "result": r}
                             for m, r in items]}  # fmt: skip
@@ -45,6 +51,19 @@ def test_ranking_headline_shows_top_1_and_top_k() -> None:
     assert text == "top-1 accuracy **80.00%**, top-5 95.00% (1,000 queries, 33 candidates each on average)"
 
 
+def test_calibration_headline_leads_with_accuracy_and_gives_the_test_ece_before_and_after() -> None:
+    text = headline(_evaluation("omniglot")["evaluations"][3]["result"])
+    assert text.startswith("top-1 accuracy **81.60%**; P(character | drawing) at T = 0.629: ")
+    assert "ECE 0.037 within an alphabet (T = 1: 0.146), 0.063 among all (T = 1: 0.294)" in text
+    assert "threshold 0.77 accepts 66.20% and rejects 67.50% of drawings whose character is absent (1,000 test drawings)" in text
+
+
+def test_the_card_has_a_row_for_the_calibration(tmp_path: Path) -> None:
+    card = _card(tmp_path, "omniglot")
+    row = next(line for line in card.splitlines() if "`python scripts/evaluate.py calibration --model MODEL_DIR`" in line)
+    assert "top-1 accuracy **81.60%**" in row and "the 10 test alphabets" in row
+
+
 def test_the_cards_metadata_is_what_the_hub_reads_with_every_figure_in_its_model_index(tmp_path: Path) -> None:
     from huggingface_hub import ModelCard
 
@@ -53,7 +72,8 @@ def test_the_cards_metadata_is_what_the_hub_reads_with_every_figure_in_its_model
     data = card.data
     assert (data.license, data.pipeline_tag, data.library_name, data.datasets) == ("mit", "image-feature-extraction", "pytorch", ["omniglot"])
     results = {(r.metric_name, r.dataset_split): r.metric_value for r in data.eval_results}
-    assert results == {("accuracy: lake-runs", "test"): 0.9775, ("accuracy: oneshot", "test"): 0.9, ("accuracy: ranking", "evaluation"): 0.8}
+    assert results == {("accuracy: lake-runs", "test"): 0.9775, ("accuracy: oneshot", "test"): 0.9, ("accuracy: ranking", "evaluation"): 0.8,
+                       ("accuracy: calibration", "test"): 0.816}  # fmt: skip
     assert all(r.task_type == "image-classification" for r in data.eval_results)
 
 

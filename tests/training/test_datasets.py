@@ -34,14 +34,14 @@ RUNS = {
 
 def _chance(argv: list[str], result: dict) -> float:
     """What a scorer that knows nothing gets: 1/N for N-way trials (Lake's runs are 20-way, MNIST transfer
-    10-way), 1/candidates for a ranking; ROC AUC 0.5."""
+    10-way), 1/candidates for a ranking (the calibration's is within an alphabet); ROC AUC 0.5."""
     if argv[0] in ("lake-runs", "sketches"):
         return 1 / 20
     if argv[0] == "oneshot":
         return 1 / parse_evaluation(argv).way
     if argv[0] == "mnist-transfer":
         return 1 / 10
-    if argv[0] == "ranking":
+    if argv[0] in ("ranking", "calibration"):
         return 1 / result["candidates"]
     return 0.5
 
