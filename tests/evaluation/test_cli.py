@@ -116,3 +116,28 @@ def test_rejection_chooses_a_threshold_on_validation_that_keeps_the_coverage(mod
     assert main(argv) == 0
     checked = json.loads(capsys.readouterr().out)
     assert checked["coverage"] == chosen["coverage"] and checked["absent_rejected"] == chosen["absent_rejected"]
+
+
+def test_calibration_saves_what_it_fitted_and_plots_the_reliability(model_dir, tmp_path, capsys):
+    import shutil
+
+    from siamese.matching.posterior import read_calibration
+
+    folder = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    figure = tmp_path / "calibration.png"
+    argv = ["calibration", "--model", str(folder), "--queries", "20", "--precision", "0.9", "--plot", str(figure), "--save", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["saved"] == str(folder / "calibration.json") and figure.read_bytes()[:8] == PNG_MAGIC
+    saved = read_calibration(folder)
+    assert (saved.temperature, saved.threshold, saved.fitted) == (result["temperature"], result["threshold"], True)
+    assert saved.details["command"] == "python scripts/evaluate.py calibration --model MODEL_DIR --queries 20 --precision 0.9 " \
+                                      f"--plot {figure} --save"
+    assert result["evaluated_on"]["split"] == "test" and set(result["per_split"]) == {"validation", "test"}
+
+
+def test_calibration_save_needs_a_checkpoint_folder(capsys):
+    assert main(["calibration", "--model", "someone/some-model", "--save"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "--save writes calibration.json into a checkpoint folder" in captured.err
