@@ -46,6 +46,7 @@ class QueryLogits:
 
     @classmethod
     def padded(cls, rows: Sequence[np.ndarray], answer: Sequence[int]) -> QueryLogits:
+        """One query's logits per row, of any lengths."""
         width = max(len(row) for row in rows)
         logits = np.full((len(rows), width), -np.inf)
         for i, row in enumerate(rows):
@@ -54,6 +55,7 @@ class QueryLogits:
 
     @classmethod
     def pooled(cls, parts: Sequence[QueryLogits]) -> QueryLogits:
+        """The queries of all ``parts`` in one set (what one temperature is fitted to)."""
         return cls.padded([row[np.isfinite(row)] for part in parts for row in part.logits],
                           np.concatenate([part.answer for part in parts]))  # fmt: skip
 
