@@ -110,6 +110,10 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             return None, [], None, ""
         return match(sketch, alphabet, top_k)
 
+    def match_example(drawing, alphabet: str, top_k: int):
+        """An example drawing, matched in its alphabet, and that alphabet's sheet."""
+        return *match(drawing, alphabet, top_k), show_alphabet(alphabet)
+
     def show_alphabet(alphabet: str):
         try:
             sheet = service.alphabet_sheet(alphabet)
@@ -204,6 +208,8 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                     matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False, elem_id="matches")
                     seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False)
             outputs = [scores, matches, seen, verdict]
+            sheet = gr.Gallery(label="Choose an alphabet to see its characters", columns=10, height="auto",
+                               allow_preview=False, elem_id="sheet", render=False)  # fmt: skip
             sketch.change(match_live, [sketch, alphabet, top_k], outputs, **live)
             top_k.release(match_live, [sketch, alphabet, top_k], outputs, **live)
             # For API clients: the same matching as a named endpoint, for a drawing ("match") or an image file
@@ -213,9 +219,14 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], outputs, api_name="match_image",
                                            validator=validate_match)  # fmt: skip
             if examples.drawings:
-                gr.Examples([[str(path), name] for path, name in examples.drawings], [sketch, alphabet],
-                            label="Try a drawing (by a person whose drawings the gallery does not hold)")  # fmt: skip
-
+                # Examples fill an image of their own, not the sketchpad: for a while after it is filled, a sketchpad
+                # sends its previous value, and the example would be matched as the drawing before it.
+                with gr.Row():
+                    example = explained(gr.Image(label="Example drawing", type="pil", height=140, interactive=False, elem_id="example"))
+                    drawing_examples = gr.Examples([[str(path), name] for path, name in examples.drawings], [example, alphabet],
+                                                   label="Try a drawing (by a person whose drawings the gallery does not hold)",
+                                                   elem_id="draw-examples")  # fmt: skip
+                drawing_examples.load_input_event.then(match_example, [example, alphabet, top_k], [*outputs, sheet], **live)
             with gr.Accordion("A game: copy a character, and see whether the match finds it", open=True):
                 challenge = gr.State(new_session_challenge)
                 with gr.Row():
@@ -231,9 +242,9 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             check_button.click(check_copy, [challenge, sketch, alphabet], game, api_visibility="private").success(
                 None, js=clear_canvas("draw-pad"))
 
-            sheet = gr.Gallery(label="Choose an alphabet to see its characters", columns=10, height="auto",
-                               allow_preview=False, elem_id="sheet")  # fmt: skip
-            alphabet.change(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
+            sheet.render()
+            # .input, not .change: an example sets the alphabet too, and matches its own drawing itself.
+            alphabet.input(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
                 match_live, [sketch, alphabet, top_k], outputs, **live)
 
         with gr.Tab("Compare two images"):
@@ -251,7 +262,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             compare_button.click(compare, [image_a, image_b, domain], compare_outputs, api_name="compare", validator=validate_compare)
             if examples.pairs:
                 gr.Examples([[str(a), str(b), d] for a, b, d in examples.pairs], [image_a, image_b, domain], compare_outputs,
-                            compare, run_on_click=True, cache_examples=False, label="Try a pair: the same, then different, for each kind")  # fmt: skip
+                            compare, run_on_click=True, cache_examples=False, label="Try a pair: the same, then different, for each kind", elem_id="compare-examples")  # fmt: skip
 
         with gr.Tab("Teach your own symbols"):
             symbols = gr.State(TaughtSymbols())
@@ -278,8 +289,12 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             query_sketch.change(classify_live, [symbols, query_sketch], classify_outputs, **live)
             gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
             if examples.symbols:
-                gr.Examples([[str(path), label] for path, label in examples.symbols], [teach_sketch, name],
-                            label="Try a symbol: pick one, then press Teach")  # fmt: skip
+                with gr.Row():  # an image of their own, as the drawing examples have, for the same reason
+                    symbol_example = explained(gr.Image(label="Example symbol", type="pil", height=140, interactive=False))
+                    symbol_examples = gr.Examples([[str(path), label] for path, label in examples.symbols], [symbol_example, name],
+                                                  label="Try a symbol: click one to teach it", elem_id="teach-examples")  # fmt: skip
+                symbol_examples.load_input_event.then(teach, [symbols, symbol_example, name], [symbols, taught, name],
+                                                      api_visibility="private")  # fmt: skip
 
         with gr.Tab("About"):
             gr.Markdown(about_text())
@@ -294,8 +309,10 @@ def build_demo(service: MatchingService) -> gr.Blocks:
 
 
 def _has_strokes(sketch: dict | None) -> bool:
-    """Whether a Sketchpad value holds a drawing (a cleared canvas sends no composite and no layers)."""
-    return isinstance(sketch, dict) and (sketch.get("composite") is not None or bool(sketch.get("layers")))
+    """Whether a Sketchpad value holds a drawing: strokes, or an example as its background (a cleared canvas sends
+    none of the three)."""
+    return isinstance(sketch, dict) and any(sketch.get(key) is not None for key in ("background", "composite")) or bool(
+        isinstance(sketch, dict) and sketch.get("layers"))
 
 
 def launch_kwargs() -> dict:

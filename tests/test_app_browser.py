@@ -2,8 +2,12 @@
 
 * ``webapp/pen.js`` selects the pen: a drag on a fresh canvas draws, as it does after "Clear canvas"
   and in a sketchpad that mounts later (another tab), without clicking the Brush button.
+* Each stroke updates the ranking with nothing pressed, the first stroke of a fresh page included;
+  a finger draws on a phone-sized touch screen.
 * A character traced with the mouse from an Omniglot scan the gallery does not hold (drawer 2 of
   Tengwar, an evaluation alphabet) is among the top 3 matches shown on the page.
+* Choosing an alphabet shows all its characters; a round of "Draw this one" is scored; every example
+  fills its inputs and gives a result; Teach clears its canvas after every symbol.
 
 Needs ``chromium`` on the PATH (``make browser`` installs Debian's package) and ``playwright`` (in
 requirements-dev.txt); ``playwright install`` is not used. The test fails, not skips, without them.
@@ -13,6 +17,7 @@ A screenshot of the match lands in ``test-output/browser/``.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +29,8 @@ from siamese.data.omniglot import load_omniglot
 
 try:
     from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)  # an answer can wait in the queue behind others on a busy 2-core machine
 except ImportError:  # the browser fixture fails with a message instead
     expect = sync_playwright = None
 
@@ -36,11 +43,14 @@ MAX_STROKES, MAX_MOVES = 8, 15  # each mouse move costs 0.1-0.3 s with software 
 
 # DOM of Gradio 6.31's Sketchpad, Label and toasts that the test relies on.
 PAD = ".pen-canvas"  # elem_classes of app.sketchpad()
+DRAW_PAD, TEACH_PAD, QUERY_PAD = "#draw-pad", "#teach-pad", "#query-pad"  # their elem_ids
 PAD_CANVAS = ".pixi-target canvas"  # the editor's drawing surface (the whole view, image centred in it)
 ZOOM = ".zoom-number"  # e.g. "69%"
 SELECTED_BRUSH = 'button.highlight[aria-label="Brush"]'  # the selected tool carries .highlight
-SCORES = ".confidence-set .text"  # gr.Label's rows, best first: "Tengwar — character 10"
-CAPTIONS = ".caption-label"  # gr.Gallery's captions: "Tengwar — character 10 · 0.99"
+SCORES = "#scores .confidence-set .text"  # the ranking's rows, best first: "Tengwar — character 10"
+CAPTIONS = "#matches .caption-label"  # the closest characters' captions: "Tengwar — character 10 · 99%"
+THUMBNAILS = ".thumbnail-item"  # a gr.Gallery's images
+EXAMPLE_ROWS = "tr.tr-body"  # a gr.Examples' rows (its elem_id is on the table's block)
 ERROR_TOAST = '[data-testid="toast-body"].error'  # gr.Error, e.g. "The canvas is empty: ..."
 ERROR_TEXT = '[data-testid="toast-text"]'
 
@@ -51,6 +61,36 @@ ERROR_TEXT = '[data-testid="toast-text"]'
 @pytest.fixture(scope="module")
 def url(app_url: str) -> str:
     return app_url
+
+
+@pytest.fixture(scope="module")
+def service(app_url: str):
+    import app
+
+    return app.start_service()  # the instance the launched page calls (cached per process)
+
+
+class Answers:
+    """Counts the page's calls of ``service.match`` and keeps the last ranking, so a test waits for the answer
+    to a stroke and checks that the page shows exactly it."""
+
+    def __init__(self, service) -> None:
+        self.calls, self.last, self._lock = 0, [], threading.Lock()
+        self._match = service.match
+
+    def __call__(self, *args, **kwargs):
+        result = self._match(*args, **kwargs)
+        with self._lock:
+            self.calls += 1
+            self.last = [m.label for m in result.matches]
+        return result
+
+
+@pytest.fixture
+def answers(service, monkeypatch) -> Answers:
+    counter = Answers(service)
+    monkeypatch.setattr(service, "match", counter)
+    return counter
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +191,29 @@ def draw(page, pad, lines: list[list[tuple[float, float]]]) -> None:
         page.mouse.up()
 
 
-def match(page) -> list[str]:
-    """Press Match and return the characters the Label shows, best first (fails on an error toast)."""
-    page.get_by_role("button", name="Match").click()
-    page.wait_for_function(f"document.querySelector('{SCORES}') || document.querySelector('{ERROR_TOAST}')")
-    errors = page.locator(ERROR_TOAST)
-    assert errors.count() == 0, f"Match showed an error: {errors.first.locator(ERROR_TEXT).inner_text()}"
-    return page.locator(SCORES).all_inner_texts()
+def answer_to(page, answers: Answers, action, timeout: float = 30) -> list[str]:
+    """Do ``action`` (a stroke, a click), wait for the match it starts and for the page to show that ranking; return
+    the characters shown, best first. Fails when no match starts or the page shows an error."""
+    before = answers.calls
+    action()
+    deadline = time.monotonic() + timeout
+    while answers.calls == before:
+        assert page.locator(ERROR_TOAST).count() == 0, f"the page showed an error: {page.locator(ERROR_TEXT).first.inner_text()}"
+        assert time.monotonic() < deadline, "no match started: the page did not answer the stroke"
+        page.wait_for_timeout(50)
+    expected = answers.last
+    while (shown := page.locator(SCORES).all_inner_texts()) != expected or answers.last != expected:
+        assert page.locator(ERROR_TOAST).count() == 0, f"the page showed an error: {page.locator(ERROR_TEXT).first.inner_text()}"
+        assert time.monotonic() < deadline, f"the page shows {shown}, not the answer {expected}"
+        expected = answers.last  # a later stroke's answer (always_last) replaces an earlier one
+        page.wait_for_timeout(50)
+    return shown
+
+
+def choose_alphabet(page, alphabet: str) -> None:
+    page.get_by_label("Alphabet").click()
+    page.get_by_role("option", name=alphabet, exact=True).click()
+    expect(page.locator("#sheet")).to_contain_text(f"{alphabet}: its")
 
 
 def pen_is_selected(pad, after: str) -> None:
@@ -166,11 +222,10 @@ def pen_is_selected(pad, after: str) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_the_pen_draws_without_choosing_the_brush(page) -> None:
+def test_the_pen_draws_without_choosing_the_brush(page, answers) -> None:
     pad = page.locator(PAD).first
     pen_is_selected(pad, "when the page opened")
-    draw(page, pad, [[(150, 200), (270, 210), (200, 300)]])
-    assert match(page), "a drag on the fresh canvas drew nothing"
+    assert answer_to(page, answers, lambda: draw(page, pad, [[(150, 200), (270, 210), (200, 300)]])), "a drag on the fresh canvas drew nothing"
 
     pad.get_by_role("button", name="Clear canvas").click()
     pen_is_selected(pad, "after Clear")
@@ -187,23 +242,138 @@ def test_the_pen_draws_without_choosing_the_brush(page) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_a_character_traced_with_the_mouse_is_among_the_top_3(page) -> None:
+def test_each_stroke_updates_the_ranking_the_first_one_included(page, answers) -> None:
+    pad = page.locator(DRAW_PAD)
+    strokes = [[(120, 120), (300, 120)], [(210, 120), (210, 320)], [(140, 320), (280, 320)]]
+    shown = [answer_to(page, answers, lambda line=line: draw(page, pad, [line])) for line in strokes]
+    assert answers.calls >= len(strokes) and all(shown), shown
+    assert page.locator("#verdict").inner_text().strip()
+
+
+@pytest.mark.timeout(120)
+def test_a_finger_draws_on_a_phone_sized_touch_screen(browser, url: str, answers) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        pad = page.locator(DRAW_PAD)
+        pad.locator(ZOOM).wait_for()
+        pad.scroll_into_view_if_needed()
+        box = pad.locator(PAD_CANVAS).first.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        touch = context.new_cdp_session(page)
+
+        def swipe() -> None:
+            points = [(cx - 60 + 12 * i, cy - 40 + 8 * i) for i in range(11)]
+            touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+            for x, y in points[1:]:
+                touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+        assert answer_to(page, answers, swipe), "a touch stroke drew nothing"
+        assert pad.get_by_role("button", name="Undo").is_enabled()
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=OUTPUT / "phone.png", full_page=True)
+    finally:
+        context.close()
+
+
+@pytest.mark.timeout(120)
+def test_choosing_an_alphabet_shows_all_its_characters(page, service) -> None:
+    choose_alphabet(page, ALPHABET)
+    sheet = page.locator("#sheet")
+    expected = len(service.gallery.indices(ALPHABET))
+    expect(sheet.locator(THUMBNAILS)).to_have_count(expected)
+    captions = sheet.locator(".caption-label").all_inner_texts()
+    assert captions[0] == f"{ALPHABET} — character 01" and len(set(captions)) == expected
+
+
+@pytest.mark.timeout(120)
+def test_a_round_of_draw_this_one_is_scored(page, answers) -> None:
+    choose_alphabet(page, ALPHABET)
+    page.get_by_role("button", name="Draw this one", exact=True).click()
+    expect(page.locator("#challenge")).to_contain_text("Score: 0 of 0")
+    expect(page.locator("#prompt img")).to_be_visible()
+    pad = page.locator(DRAW_PAD)
+    pad.scroll_into_view_if_needed()
+    answer_to(page, answers, lambda: draw(page, pad, [[(150, 120), (270, 120)], [(210, 120), (210, 300)]]))
+    page.get_by_role("button", name="Check my copy").click()
+    expect(page.locator("#challenge")).to_contain_text("of 1.")
+    text = page.locator("#challenge").inner_text()
+    assert ("Found it" in text and "Score: 1 of 1" in text) or ("Not this time" in text and "Score: 0 of 1" in text), text
+    expect(pad.get_by_role("button", name="Undo")).to_be_disabled()  # the canvas is clear for the next character
+
+
+@pytest.mark.timeout(180)
+def test_every_example_fills_its_inputs_and_gives_a_result(page, service, answers) -> None:
+    drawings = service.examples.drawings
+    assert len(drawings) == 3 and len(service.examples.pairs) == 2 * len(service.domains) and len(service.examples.symbols) == 3
+    for i, (_, alphabet) in enumerate(drawings):
+        row = page.locator(f"#draw-examples {EXAMPLE_ROWS}").nth(i)
+        answer_to(page, answers, lambda: row.click())
+        expect(page.locator(SCORES).first).to_contain_text(alphabet)  # an answer for the previous example may come first
+        shown = page.locator(SCORES).all_inner_texts()
+        assert shown and all(name.startswith(alphabet) for name in shown), (alphabet, shown)
+        expect(page.get_by_label("Alphabet")).to_have_value(alphabet)
+        expect(page.locator("#example img")).to_be_visible()
+        expect(page.locator("#sheet")).to_contain_text(f"{alphabet}: its")
+
+    page.get_by_role("tab", name="Compare two images").click()
+    verdict = page.locator("#compare-verdict")
+    rows = page.locator(f"#compare-examples {EXAMPLE_ROWS}")
+    assert rows.count() == len(service.examples.pairs)
+    for i, (_, _, domain) in enumerate(service.examples.pairs):
+        rows.nth(i).click()
+        expected = "the same" if i % 2 == 0 else "different"
+        expect(verdict).to_contain_text(f"most likely {expected}", timeout=30_000)
+        expect(page.get_by_label(domain)).to_be_checked()
+
+    page.get_by_role("tab", name="Teach your own symbols").click()
+    for i, (_, name) in enumerate(service.examples.symbols):
+        page.locator(f"#teach-examples {EXAMPLE_ROWS}").nth(i).click()  # one click teaches it
+        expect(page.locator("#taught .caption-label")).to_have_count(i + 1)
+    assert page.locator("#taught .caption-label").all_inner_texts() == [name for _, name in service.examples.symbols]
+
+
+@pytest.mark.timeout(180)
+def test_teach_clears_its_canvas_after_every_symbol(page) -> None:
+    page.get_by_role("tab", name="Teach your own symbols").click()
+    pad = page.locator(TEACH_PAD)
+    pad.locator(ZOOM).wait_for()
+    undo = pad.get_by_role("button", name="Undo")
+    names = ["one", "two", "three"]
+    for i, name in enumerate(names):
+        draw(page, pad, [[(120, 150 + 30 * i), (300, 200)], [(200, 100), (220, 320 - 20 * i)]])
+        expect(undo).to_be_enabled()
+        page.get_by_label("Its name").fill(name)
+        page.get_by_role("button", name="Teach", exact=True).click()
+        expect(page.locator("#taught .caption-label")).to_have_count(i + 1)
+        expect(undo, f"the canvas kept symbol {i + 1}'s drawing").to_be_disabled()
+    assert page.locator("#taught .caption-label").all_inner_texts() == names
+
+    query = page.locator(QUERY_PAD)  # with symbols taught, the other pad answers live
+    draw(page, query, [[(120, 150), (300, 200)], [(200, 100), (220, 320)]])
+    expect(page.locator("#symbol-scores .confidence-set .text").first).to_be_visible()
+    assert page.locator("#symbol-scores .confidence-set .text").first.inner_text() in names
+
+
+@pytest.mark.timeout(120)
+def test_a_character_traced_with_the_mouse_is_among_the_top_3(page, answers) -> None:
     scans = load_omniglot("test", drawers=(2,))  # the gallery holds drawer 1's images
     wanted = scans.class_names.index(f"{ALPHABET}/character{CHARACTER:02d}")
     scan = scans.images[int(np.flatnonzero(scans.labels == wanted)[0])]
     lines = [[(x * CANVAS / scan.width, y * CANVAS / scan.height) for x, y in line] for line in strokes(scan)]
     assert 1 <= len(lines) <= MAX_STROKES and all(len(line) <= MAX_MOVES + 1 for line in lines)
 
-    page.get_by_label("Alphabet").click()
-    page.get_by_role("option", name=ALPHABET, exact=True).click()
+    choose_alphabet(page, ALPHABET)
     pad = page.locator(PAD).first
-    draw(page, pad, [[(100, 100), (300, 300)]])  # a scribble, cleared again: the character is drawn after Clear
+    answer_to(page, answers, lambda: draw(page, pad, [[(100, 100), (300, 300)]]))  # a scribble, cleared: the character comes after Clear
     pad.get_by_role("button", name="Clear canvas").click()
     pen_is_selected(pad, "after Clear")
     started = time.monotonic()
-    draw(page, pad, lines)
+    shown = answer_to(page, answers, lambda: draw(page, pad, lines))
     drawn = time.monotonic() - started
-    shown = match(page)
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=OUTPUT / "match.png", full_page=True)
