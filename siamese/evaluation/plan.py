@@ -227,16 +227,18 @@ def _calibration_table(per_split: dict[str, dict[str, dict[str, Any]]]) -> list[
     columns = {"n_queries": "queries", "candidates": "candidates", "accuracy": "accuracy", "ece_before": "ECE T=1",
                "ece": "ECE", "coverage": "coverage", "accepted_accuracy": "accepted", "absent_rejected": "absent rej."}  # fmt: skip
     lines = ["  per split and task:", f"    {'':<28}" + "".join(f"{head:>12}" for head in columns.values())]
+
+    def cell(key: str, value: Any) -> str:
+        if value is None or key == "n_queries":
+            return _format(key, value)
+        if key == "candidates":
+            return f"{value:.1f}"
+        return f"{100 * value:.1f}%" if key in percent else f"{value:.4f}"
+
     for split, tasks in per_split.items():
         for task, values in tasks.items():
-            cells = []
-            for key in columns:
-                value = values[key]
-                if value is None or key == "n_queries":
-                    cells.append(_format(key, value))
-                else:
-                    cells.append(f"{100 * value:.1f}%" if key in percent else f"{value:.1f}" if key == "candidates" else f"{value:.4f}")
-            lines.append(f"    {split + ' ' + task.replace('_', ' '):<28}" + "".join(f"{cell:>12}" for cell in cells))
+            cells = "".join(f"{cell(key, values[key]):>12}" for key in columns)
+            lines.append(f"    {split + ' ' + task.replace('_', ' '):<28}" + cells)
     return lines
 
 
