@@ -10,7 +10,9 @@ from siamese.data import load_omniglot
 from siamese.serving import resolve_model
 from siamese.matching import DrawingError
 from siamese.matching.gallery import ALL_ALPHABETS
-from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, InputError, MatchingService, TaughtSymbols
+from dataclasses import replace
+
+from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, Challenge, InputError, MatchingService, TaughtSymbols
 from siamese.transforms import ImageInputError
 
 
@@ -44,16 +46,67 @@ def test_match_returns_top_k_sorted_with_the_view_and_a_verdict(service, drawer_
     assert result.view.size == (168, 168) and result.message
 
 
-def test_no_confident_match_is_said_when_the_best_score_is_low(service):
+def test_match_gives_p_character_under_the_checkpoints_calibration(service, drawer_two):
+    assert service.calibration.fitted and 0 < service.calibration.threshold < 1
+    image = next(iter(drawer_two.values()))
+    every = service.match(image, "Tengwar", top_k=20).matches
     support = service.gallery.support_set(service.model, "Tengwar")
+    assert len(every) == 20 < len(support)
+    posterior = service.calibration.posterior(support.logits([image])[0])
+    assert float(posterior.sum()) == pytest.approx(1.0, abs=1e-6)  # over all 25 characters, not the 20 shown
+    assert [m.probability for m in every] == pytest.approx(sorted(posterior.tolist(), reverse=True)[:20], abs=1e-6)
+
+
+def test_no_confident_match_is_said_when_the_best_posterior_is_below_the_threshold(service):
     scribble = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(scribble).ellipse([20, 20, 180, 180], outline=0, width=10)
     ImageDraw.Draw(scribble).line([(20, 20), (180, 180)], fill=0, width=10)
-    best = support.top_k(scribble, 1)[0]
-    result = service.match(scribble, "Tengwar", top_k=1)
-    if best.confident:
-        pytest.fail(f"the scribble matched {best.label} with {best.probability:.2f}; pick a stranger scribble")
-    assert not result.confident and result.message.startswith("No confident match")
+    result = service.match(scribble, ALL_ALPHABETS, top_k=1)
+    if result.matches[0].probability >= service.calibration.threshold:
+        pytest.fail(f"the scribble matched {result.matches[0].label} with {result.matches[0].probability:.2f}; pick a stranger scribble")
+    assert not result.confident and "No confident match" in result.message
+    assert f"{service.calibration.threshold:.0%}" in result.message
+
+
+def test_the_alphabet_sheet_lists_every_character_as_a_file(service):
+    sheet = service.alphabet_sheet("Tengwar")
+    assert [name for _, name in sheet] == [f"Tengwar — character {i:02d}" for i in range(1, len(sheet) + 1)]
+    assert len(sheet) == len(service.gallery.indices("Tengwar"))
+    for path, name in sheet[:3]:
+        assert Image.open(path).size == service.gallery.image(name).size
+    assert service.alphabet_sheet(ALL_ALPHABETS) == []
+    with pytest.raises(InputError, match="Unknown alphabet"):
+        service.alphabet_sheet("Klingon")
+
+
+def test_draw_this_one_shows_another_drawer_and_keeps_score(service, drawer_two):
+    challenge, prompt = service.next_challenge(Challenge(seed=3), "Tengwar")
+    assert challenge.label.startswith("Tengwar — ") and challenge.rounds == 0
+    gallery_image = service.gallery.image(challenge.label)
+    assert Image.open(prompt).tobytes() != gallery_image.tobytes()  # another person's drawing, not the gallery's
+    again, _ = service.next_challenge(Challenge(seed=3), "Tengwar")
+    assert again.label == challenge.label  # seeded by (session, round)
+
+    copy = drawer_two[challenge.label]  # the prompt itself: drawer 2's drawing of that character
+    result = service.check_challenge(challenge, copy)
+    expected = service.match(copy, "Tengwar", 1).matches[0].label == challenge.label
+    assert result.found == expected and result.challenge.rounds == 1 and result.challenge.found == int(expected)
+    assert f"Score: {int(expected)} of 1" in result.message and result.challenge.label == ""
+
+    wrong = next(name for name in drawer_two if name != challenge.label)
+    missed = service.check_challenge(replace(challenge, label=wrong), copy)
+    assert missed.challenge.rounds == 1 and (missed.rank is None or missed.rank > 1 or missed.found)
+    with pytest.raises(InputError, match="Draw this one"):
+        service.check_challenge(Challenge(), copy)
+
+
+def test_examples_are_files_for_every_tab(service):
+    assert len(service.examples.drawings) == 3 and len(service.examples.symbols) == 3
+    assert [d for _, _, d in service.examples.pairs] == [d for d in service.domains for _ in range(2)]
+    for path in [p for p, _ in service.examples.drawings + service.examples.symbols] + [p for a, b, _ in service.examples.pairs for p in (a, b)]:
+        assert Image.open(path).size[0] > 0
+    for (a, b, domain), same in zip(service.examples.pairs, [True, False] * len(service.domains)):
+        assert service.compare(Image.open(a), Image.open(b), domain).same == same, (domain, same)
 
 
 @pytest.mark.parametrize("value", [None, {"background": None, "layers": [], "composite": None}])

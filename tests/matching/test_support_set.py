@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from siamese import CompactNet
-from siamese.matching import CONFIDENT, SupportSet
+from siamese.matching import SupportSet
+from siamese.matching.posterior import Calibration
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,27 @@ def test_top_k_is_sorted_and_bounded(model):
     matches = support.top_k(_images(1, seed=9)[0], k=3)
     assert len(matches) == 3
     assert [m.probability for m in matches] == sorted((m.probability for m in matches), reverse=True)
-    assert all(m.confident == (m.probability >= CONFIDENT) for m in matches)
+
+
+def test_top_k_gives_the_calibrated_posterior_over_every_class(model):
+    support = SupportSet(model)
+    support.process_support_set(_images(5), list("abcde"))
+    query = _images(1, seed=9)[0]
+    for temperature in (0.5, 1.0, 3.0):
+        matches = support.top_k(query, k=5, calibration=Calibration(temperature=temperature))
+        assert sum(m.probability for m in matches) == pytest.approx(1.0, abs=1e-6)
+        expected = torch.softmax(support.logits(query[None])[0].double() / temperature, dim=0)
+        assert [m.probability for m in matches] == pytest.approx(sorted(expected.tolist(), reverse=True), abs=1e-6)
+    sharp, flat = (support.top_k(query, 1, Calibration(temperature=t))[0].probability for t in (0.5, 3.0))
+    assert sharp > flat  # a lower temperature is more confident
+
+
+def test_logits_are_the_heads_log_odds_per_class(model):
+    support = SupportSet(model)
+    images = _images(3)
+    support.process_support_set(images, ["a", "a", "b"])
+    logits = model.pair_logit_matrix(model.embed(images[:1]), model.embed(images))[0]
+    assert torch.allclose(support.logits(images[:1])[0], torch.stack([logits[:2].mean(), logits[2]]), atol=1e-5)
 
 
 def test_an_empty_support_set_says_so(model):
@@ -57,10 +78,13 @@ def test_an_empty_support_set_says_so(model):
         SupportSet(model)(_images(1))
 
 
-def test_the_docs_state_the_threshold_that_the_code_uses() -> None:
+def test_the_docs_state_the_threshold_that_the_bundled_calibration_uses() -> None:
     from pathlib import Path
 
-    page = (Path(__file__).resolve().parents[2] / "docs" / "how_it_works.md").read_text()
-    assert f"Below {CONFIDENT} for the best one" in page
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert f"best P(same) is below {CONFIDENT} (chosen on the validation alphabets)" in readme
+    from siamese.hub import DEFAULT_CHECKPOINT
+    from siamese.matching.posterior import read_calibration
+
+    threshold = f"{read_calibration(DEFAULT_CHECKPOINT).threshold:.0%}"
+    root = Path(__file__).resolve().parents[2]
+    assert f"below {threshold} for the best one" in (root / "docs" / "how_it_works.md").read_text()
+    assert f"best is below {threshold} (chosen on the validation alphabets)" in (root / "README.md").read_text()
