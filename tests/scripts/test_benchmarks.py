@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -52,3 +54,70 @@ def test_cpu_benchmark_prints_every_figure(capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report["match"]["default"]) == set(bench.GALLERIES)
     assert report["ratio_default_over_koch"]["embedding_batch64"] > 1
+
+
+# --- the web app's speed: webapp/api_benchmark.py and webapp/page_benchmark.py ---------------------------------
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_the_stage_timer_counts_calls_and_takes_its_timers_off_again():
+    from webapp.api_benchmark import StageTimer
+
+    class Thing:
+        def work(self, x):
+            return 2 * x
+
+        async def later(self):
+            return "done"
+
+    thing, timer = Thing(), StageTimer()
+    timer.wrap(Thing, "work", "work")
+    timer.wrap(thing, "later", lambda *args: "later")
+    assert thing.work(3) == 6 and thing.work(4) == 8 and asyncio.run(thing.later()) == "done"
+    stages = timer.per_request(requests=2)
+    assert stages["work"]["calls"] == 1 and stages["later"]["calls"] == 0.5 and stages["work"]["ms"] >= 0
+    timer.restore()
+    assert "later" not in vars(thing) and Thing.work.__name__ == "work" and not hasattr(Thing.work, "__wrapped__")
+
+
+def test_the_page_benchmark_strokes_stay_on_the_canvas_and_each_is_new():
+    from webapp.page_benchmark import CANVAS, stroke_path
+
+    paths = [stroke_path(i) for i in range(20)]
+    assert all(0 < x < CANVAS and 0 < y < CANVAS for path in paths for x, y in path)
+    assert len({path[0] for path in paths}) == 20 and all(len(path) == 5 for path in paths)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_api_benchmark_reports_every_endpoint_and_the_ratio(capsys):
+    bench = _script("benchmark_app")
+    assert bench.main(["--requests", "3", "--warmup", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["endpoints"]) == {"match", "text", "image", "outputs", "lean"}
+    for row in report["endpoints"].values():
+        assert row["requests"] == 3 and all(_positive(row[key]) for key in ("p50_ms", "p95_ms", "mean_ms"))
+        assert row["p50_ms"] <= row["p95_ms"]
+    assert _positive(report["ratio_match_over_image_p50"]) and _positive(report["ratio_lean_over_image_p50"])
+    assert report["meets_goal"] == (report["ratio_match_over_image_p50"] <= report["goal_ratio"])
+    assert report["profile"] is None and _positive(report["startup_s"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_page_benchmark_times_each_stroke_in_chromium(tmp_path, capsys):
+    bench = _script("benchmark_page")
+    out = tmp_path / "page.json"
+    assert bench.main(["--strokes", "3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert len(report["per_stroke"]) == 3 and _positive(report["first_stroke_ms"])
+    for key in ("p50_ms", "p95_ms", "mean_ms", "max_ms", "before_request_p50_ms", "request_to_ranking_p50_ms"):
+        assert _positive(report[key]), key
+    assert report["p50_ms"] <= report["p95_ms"] <= report["max_ms"]
+    for stroke in report["per_stroke"]:
+        assert _positive(stroke["latency_ms"]) and stroke["matches"] >= 1 and stroke["top"]
+        assert stroke["before_request_ms"] + stroke["request_to_ranking_ms"] == pytest.approx(stroke["latency_ms"], abs=0.2)
+    assert "stroke -> new ranking" in capsys.readouterr().out
