@@ -19,6 +19,7 @@ from siamese.data import prepare_dataset
 from siamese.data.base import DataError
 from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
+from siamese.matching.inputs import image_from_data_url
 from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, Challenge, MatchingService, TaughtSymbols
 from siamese.models import CheckpointError
 from siamese.transforms import ImageInputError, limit_image_pixels
@@ -72,15 +73,26 @@ def new_session_challenge() -> Challenge:
     return Challenge(seed=random.randrange(2**31))
 
 
-def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
+def sketchpad(label: str, elem_id: str, visible: bool = True) -> gr.Sketchpad:
     return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN, layers=False,
-                                  transforms=(), elem_id=elem_id, elem_classes=["pen-canvas"]))  # fmt: skip
+                                  transforms=(), elem_id=elem_id, elem_classes=["pen-canvas"], visible=visible))  # fmt: skip
+
+
+def live_pad(elem_id: str) -> gr.Textbox:
+    """The Draw & match canvas (``webapp/pad.js``) and the textbox that carries its drawing, a PNG data URL, to the
+    server after each stroke; the textbox is returned, for events."""
+    gr.HTML(f'''<div class="live-pad" data-value="{elem_id}-value">
+  <canvas width="{CANVAS[0]}" height="{CANVAS[1]}" aria-label="Drawing canvas"></canvas>
+  <div class="pad-tools"><button class="pad-undo" disabled>Undo</button><button class="pad-clear">Clear</button></div>
+</div>''', elem_id=elem_id)  # fmt: skip
+    return gr.Textbox(elem_id=f"{elem_id}-value", elem_classes=["pad-value"], show_label=False, container=False)
 
 
 def clear_canvas(elem_id: str) -> str:
-    """Browser code that clears a sketchpad as its own "Clear canvas" button does. A value sent from the server
-    cannot: Gradio skips an output equal to the last one it sent, so a second None leaves the drawing there."""
-    return f"() => {{ document.querySelector('#{elem_id} button[aria-label=\"Clear canvas\"]')?.click(); }}"
+    """Browser code that clears a pad as its own Clear button does. A value sent from the server cannot: Gradio skips
+    an output equal to the last one it sent, so a second None leaves the drawing there."""
+    buttons = f'#{elem_id} button[aria-label=\\"Clear canvas\\"], #{elem_id} .pad-clear'
+    return f"() => {{ document.querySelector('{buttons}')?.click(); }}"
 
 
 def build_demo(service: MatchingService) -> gr.Blocks:
@@ -104,11 +116,15 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         shown = [(str(service.gallery.file(m.label)), f"{m.label} · {m.probability:.0%}") for m in result.matches]
         return scores, shown, result.view, result.message
 
-    def match_live(sketch: dict | None, alphabet: str, top_k: int):
-        """``match`` after each stroke: an empty or cleared canvas clears the answer instead of raising."""
-        if not _has_strokes(sketch):
+    def match_live(drawing: str, alphabet: str, top_k: int):
+        """``match`` after each stroke (the pad's PNG data URL): a cleared canvas clears the answer instead of raising."""
+        if not drawing:
             return None, [], None, ""
-        return match(sketch, alphabet, top_k)
+        try:
+            image = image_from_data_url(drawing)
+        except USER_ERRORS as error:
+            raise _user_error(error) from None
+        return match(image, alphabet, top_k)
 
     def match_example(drawing, alphabet: str, top_k: int):
         """An example drawing, matched in its alphabet, and that alphabet's sheet."""
@@ -129,9 +145,9 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             raise _user_error(error) from None
         return challenge, str(prompt), f"Copy this character (another person drew it), then press **Check my copy**. {challenge.score}."
 
-    def check_copy(challenge: Challenge, sketch: dict | None, alphabet: str):
+    def check_copy(challenge: Challenge, drawing: str, alphabet: str):
         try:
-            result = service.check_challenge(challenge, sketch)
+            result = service.check_challenge(challenge, image_from_data_url(drawing))
             challenge, prompt = service.next_challenge(result.challenge, alphabet)
         except USER_ERRORS as error:
             raise _user_error(error) from None
@@ -198,7 +214,8 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         with gr.Tab("Draw & match"):
             with gr.Row():
                 with gr.Column():
-                    sketch = sketchpad("Draw one character: the answer updates after each stroke", "draw-pad")
+                    gr.Markdown("**Draw one character**: the answer updates after each stroke.")
+                    drawing = live_pad("draw-pad")
                     alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
                     top_k = explained(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"),
                                       lambda error: ValueError(f"top_k must be a number from 1 to {MAX_TOP_K}."))  # fmt: skip
@@ -210,10 +227,11 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             outputs = [scores, matches, seen, verdict]
             sheet = gr.Gallery(label="Choose an alphabet to see its characters", columns=10, height="auto",
                                allow_preview=False, elem_id="sheet", render=False)  # fmt: skip
-            sketch.change(match_live, [sketch, alphabet, top_k], outputs, **live)
-            top_k.release(match_live, [sketch, alphabet, top_k], outputs, **live)
-            # For API clients: the same matching as a named endpoint, for a drawing ("match") or an image file
-            # ("match_image").
+            drawing.change(match_live, [drawing, alphabet, top_k], outputs, **live)
+            top_k.release(match_live, [drawing, alphabet, top_k], outputs, **live)
+            # For API clients: the same matching as a named endpoint, for a Sketchpad value ("match") or an image
+            # file ("match_image").
+            sketch = sketchpad("A drawing", "api-sketch", visible=False)
             gr.Button(visible=False).click(match, [sketch, alphabet, top_k], outputs, api_name="match", validator=validate_match)
             plain_image = explained(gr.Image(type="pil", visible=False))
             gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], outputs, api_name="match_image",
@@ -239,13 +257,13 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                             check_button = gr.Button("Check my copy", variant="primary")
             game = [challenge, prompt, challenge_text]
             next_button.click(draw_this_one, [challenge, alphabet], game, api_visibility="private").success(None, js=clear_canvas("draw-pad"))
-            check_button.click(check_copy, [challenge, sketch, alphabet], game, api_visibility="private").success(
+            check_button.click(check_copy, [challenge, drawing, alphabet], game, api_visibility="private").success(
                 None, js=clear_canvas("draw-pad"))
 
             sheet.render()
             # .input, not .change: an example sets the alphabet too, and matches its own drawing itself.
             alphabet.input(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
-                match_live, [sketch, alphabet, top_k], outputs, **live)
+                match_live, [drawing, alphabet, top_k], outputs, **live)
 
         with gr.Tab("Compare two images"):
             with gr.Row():
@@ -309,15 +327,16 @@ def build_demo(service: MatchingService) -> gr.Blocks:
 
 
 def _has_strokes(sketch: dict | None) -> bool:
-    """Whether a Sketchpad value holds a drawing: strokes, or an example as its background (a cleared canvas sends
-    none of the three)."""
-    return isinstance(sketch, dict) and any(sketch.get(key) is not None for key in ("background", "composite")) or bool(
-        isinstance(sketch, dict) and sketch.get("layers"))
+    """Whether a Sketchpad value holds a drawing (a cleared canvas sends no composite, no layers, no background)."""
+    if not isinstance(sketch, dict):
+        return False
+    return sketch.get("composite") is not None or sketch.get("background") is not None or bool(sketch.get("layers"))
 
 
 def launch_kwargs() -> dict:
     """The arguments the page is launched with (the browser test launches it the same way)."""
-    return {"max_file_size": MAX_FILE_SIZE, "js": (HERE / "webapp" / "pen.js").read_text(),
+    scripts = [(HERE / "webapp" / name).read_text() for name in ("pen.js", "pad.js")]
+    return {"max_file_size": MAX_FILE_SIZE, "js": "() => {" + "".join(f"({script.strip()})();" for script in scripts) + "}",
             "css": (HERE / "webapp" / "page.css").read_text()}  # fmt: skip
 
 

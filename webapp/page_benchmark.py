@@ -37,13 +37,12 @@ from typing import Any
 from siamese.utils import percentile
 
 GOAL_P50_MS = 300.0
-CANVAS = 420  # app.CANVAS, in pixels; the editor shows it zoomed (the zoom % in its top bar)
+CANVAS = 420  # app.CANVAS, in pixels
 VIEWPORT = {"width": 1280, "height": 1000}
 
 # DOM of Gradio 6.31's Sketchpad and Label that the benchmark relies on (as tests/test_app_browser.py does).
 PAD = "#draw-pad"
-PAD_CANVAS = ".pixi-target canvas"  # the editor's drawing surface (the whole view, the image centred in it)
-ZOOM = ".zoom-number"  # e.g. "69%"
+PAD_CANVAS = "canvas"  # the pad's drawing surface (webapp/pad.js)
 SELECTED_BRUSH = 'button.highlight[aria-label="Brush"]'  # pen.js selects the Brush tool
 SCORES = "#scores"
 ROWS = ".confidence-set"  # the Label's rows: the name and the percentage, best first
@@ -158,12 +157,10 @@ def stroke_path(i: int, steps: int = 4) -> list[tuple[float, float]]:
 
 
 def draw(page: Any, line: list[tuple[float, float]]) -> None:
-    """Drag the mouse along ``line``, given in canvas pixels (0-420), on the sketchpad as it is zoomed now."""
-    pad = page.locator(PAD)
-    box = pad.locator(PAD_CANVAS).first.bounding_box()
-    zoom = float(pad.locator(ZOOM).inner_text().strip().rstrip("%")) / 100
-    centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    points = [(centre_x + (x - CANVAS / 2) * zoom, centre_y + (y - CANVAS / 2) * zoom) for x, y in line]
+    """Drag the mouse along ``line``, given in canvas pixels (0-420), on the pad as it is shown now."""
+    box = page.locator(PAD).locator(PAD_CANVAS).first.bounding_box()
+    scale = box["width"] / CANVAS
+    points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in line]
     page.mouse.move(*points[0])
     page.mouse.down()
     for point in points[1:]:
@@ -242,8 +239,7 @@ def run(strokes: int = 20, alphabet: str = "All alphabets", timeout: float = 30,
                 page.set_default_timeout(timeout * 1000)
                 page.goto(url)
                 report.webgl = page.evaluate(_WEBGL)
-                page.locator(PAD).locator(ZOOM).wait_for()  # the editor is ready
-                page.locator(PAD).locator(SELECTED_BRUSH).wait_for()  # pen.js has selected the pen
+                page.locator(PAD).locator(f"{PAD_CANVAS}[data-ready]").wait_for()  # pad.js has set the pad up
                 if alphabet != "All alphabets":
                     choose_alphabet(page, alphabet, counter, timeout)
                 page.locator(PAD).scroll_into_view_if_needed()

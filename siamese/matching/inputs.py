@@ -9,12 +9,14 @@ blank drawing is decided after the shared preprocessing (:func:`siamese.transfor
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from siamese.transforms import ImageInputError, as_image
+from siamese.transforms import ImageInputError, as_image, open_image
 
 EDITOR_FORM = ('{"background": None, "layers": [], "composite": IMAGE} '
                "(with gradio_client: IMAGE = handle_file('drawing.png'))")  # fmt: skip
@@ -39,6 +41,29 @@ def image_from_editor(value: Any) -> Image.Image:
     if not layers and background is None:
         raise DrawingError(f"The canvas is empty: draw a character first. Through the API, send {EDITOR_FORM}.")
     return _flatten(_as_image(background) if background is not None else None, layers)
+
+
+#: A drawing sent as a data URL is a PNG of a small canvas: a few tens of kB; far more is not a drawing.
+MAX_DATA_URL_CHARACTERS = 4_000_000
+_PNG_DATA_URL = "data:image/png;base64,"
+
+
+def image_from_data_url(value: Any) -> Image.Image:
+    """The drawing in a ``data:image/png;base64,...`` string, as the page's canvas sends it."""
+    if not isinstance(value, str) or not value.strip():
+        raise DrawingError("The canvas is empty: draw a character first.")
+    if len(value) > MAX_DATA_URL_CHARACTERS:
+        raise DrawingError(f"The drawing is too large: at most {MAX_DATA_URL_CHARACTERS:,} characters of data URL.")
+    if not value.startswith(_PNG_DATA_URL):
+        raise DrawingError(f"Expected a drawing as a PNG data URL ({_PNG_DATA_URL}...).")
+    try:
+        data = base64.b64decode(value[len(_PNG_DATA_URL):], validate=True)
+    except (binascii.Error, ValueError):
+        raise DrawingError("The drawing's data URL is not valid base64.") from None
+    try:
+        return open_image(data)
+    except ImageInputError as error:
+        raise DrawingError(str(error)) from None
 
 
 def _as_image(value: Any) -> Image.Image:

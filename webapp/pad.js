@@ -1,0 +1,65 @@
+// The Draw & match pad: a plain 2D canvas. Gradio's Sketchpad draws through WebGL and exports three PNGs
+// (background, layers, composite) after each stroke, and again for each event that reads it: in a browser
+// without a GPU that is seconds per stroke. This pad draws with the 2D context and, on pointer-up, writes one
+// PNG (a data URL) into its hidden textbox, whose change event runs the match. Pointer events cover mouse,
+// pen and touch alike; `touch-action: none` (page.css) keeps a finger's stroke from scrolling the page.
+() => {
+  const PEN_WIDTH = 16; // pixels of the 420-pixel canvas, as the Sketchpad's pen (app.PEN)
+  const setUp = (pad) => {
+    const canvas = pad.querySelector("canvas");
+    if (!canvas || canvas.dataset.ready) return;
+    canvas.dataset.ready = "1";
+    const ink = canvas.getContext("2d");
+    const value = document.querySelector(`#${pad.dataset.value} textarea`);
+    const strokes = [];
+    let current = null;
+    const paint = () => {
+      ink.fillStyle = "#ffffff";
+      ink.fillRect(0, 0, canvas.width, canvas.height);
+      ink.strokeStyle = "#000000";
+      ink.lineWidth = PEN_WIDTH;
+      ink.lineCap = ink.lineJoin = "round";
+      for (const points of strokes) {
+        ink.beginPath();
+        ink.moveTo(points[0][0], points[0][1]);
+        for (const [x, y] of points.length > 1 ? points.slice(1) : [points[0]]) ink.lineTo(x, y);
+        ink.stroke();
+      }
+    };
+    const send = () => {
+      value.value = strokes.length ? canvas.toDataURL("image/png") : "";
+      value.dispatchEvent(new Event("input", { bubbles: true }));
+      pad.querySelector(".pad-undo").disabled = !strokes.length;
+    };
+    const at = (event) => {
+      const box = canvas.getBoundingClientRect(); // the canvas may be shown smaller than 420 pixels (a phone)
+      return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
+    };
+    canvas.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      canvas.setPointerCapture(event.pointerId);
+      current = [at(event)];
+      strokes.push(current);
+      paint();
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!current) return;
+      current.push(at(event));
+      paint();
+    });
+    const finish = () => {
+      if (!current) return;
+      current = null;
+      send();
+    };
+    canvas.addEventListener("pointerup", finish);
+    canvas.addEventListener("pointercancel", finish);
+    pad.querySelector(".pad-undo").addEventListener("click", () => { strokes.pop(); paint(); send(); });
+    pad.querySelector(".pad-clear").addEventListener("click", () => { strokes.length = 0; paint(); send(); });
+    paint();
+  };
+  // The pad mounts with its tab (and again if Gradio re-renders it): set up every one not yet set up.
+  const scan = () => document.querySelectorAll(".live-pad").forEach(setUp);
+  new MutationObserver(scan).observe(document.body, { subtree: true, childList: true });
+  scan();
+}
