@@ -30,11 +30,10 @@ log = logging.getLogger("siamese.app")
 
 HERE = Path(__file__).resolve().parent
 MAX_FILE_SIZE = "5mb"
-# A 420-pixel canvas and a pen about 16 pixels wide (the brush size is its radius): a character drawn across
-# most of the canvas has strokes about as wide, relative to its size, as Omniglot's scans (preprocessing
-# evens out the rest).
+# A 420-pixel canvas and a pen 16 pixels wide: a character drawn across most of the canvas has strokes about as
+# wide, relative to its size, as Omniglot's scans (preprocessing evens out the rest).
 CANVAS = (420, 420)
-PEN = gr.Brush(default_size=8, colors=["#000000"], default_color="#000000", color_mode="fixed")
+PEN_WIDTH = 16
 USER_ERRORS = (ImageInputError, ValueError, CheckpointError)
 
 
@@ -73,15 +72,17 @@ def new_session_challenge() -> Challenge:
     return Challenge(seed=random.randrange(2**31))
 
 
-def sketchpad(label: str, elem_id: str, visible: bool = True) -> gr.Sketchpad:
-    return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, brush=PEN, layers=False,
-                                  transforms=(), elem_id=elem_id, elem_classes=["pen-canvas"], visible=visible))  # fmt: skip
+def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
+    """A hidden Sketchpad: the input of the named API endpoints, which take a Sketchpad value; the page draws on
+    :func:`live_pad`."""
+    return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, layers=False,
+                                  transforms=(), elem_id=elem_id, visible=False))  # fmt: skip
 
 
 def live_pad(elem_id: str) -> gr.Textbox:
     """The Draw & match canvas (``webapp/pad.js``) and the textbox that carries its drawing, a PNG data URL, to the
     server after each stroke; the textbox is returned, for events."""
-    gr.HTML(f'''<div class="live-pad" data-value="{elem_id}-value">
+    gr.HTML(f'''<div class="live-pad" data-value="{elem_id}-value" data-pen="{PEN_WIDTH}">
   <canvas width="{CANVAS[0]}" height="{CANVAS[1]}" aria-label="Drawing canvas"></canvas>
   <div class="pad-tools"><button class="pad-undo" disabled>Undo</button><button class="pad-clear">Clear</button></div>
 </div>''', elem_id=elem_id)  # fmt: skip
@@ -112,23 +113,23 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             result = service.match(sketch, alphabet, top_k)
         except USER_ERRORS as error:
             raise _user_error(error) from None
-        scores = {m.label: m.probability for m in result.matches}
-        shown = [(str(service.gallery.file(m.label)), f"{m.label} · {m.probability:.0%}") for m in result.matches]
-        return scores, shown, result.view, result.message
+        return {m.label: m.probability for m in result.matches}, result.view, result.message
+
+    def match_shown(sketch, alphabet: str, top_k: int):
+        """``match`` for the page, with the closest characters' images (files written once) for its gallery."""
+        scores, view, message = match(sketch, alphabet, top_k)
+        shown = [(str(service.gallery.file(label)), f"{label} · {p:.0%}") for label, p in scores.items()]
+        return scores, shown, view, message
 
     def match_live(drawing: str, alphabet: str, top_k: int):
         """``match`` after each stroke (the pad's PNG data URL): a cleared canvas clears the answer instead of raising."""
         if not drawing:
             return None, [], None, ""
-        try:
-            image = image_from_data_url(drawing)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
-        return match(image, alphabet, top_k)
+        return match_shown(_pad_image(drawing), alphabet, top_k)
 
     def match_example(drawing, alphabet: str, top_k: int):
         """An example drawing, matched in its alphabet, and that alphabet's sheet."""
-        return *match(drawing, alphabet, top_k), show_alphabet(alphabet)
+        return *match_shown(drawing, alphabet, top_k), show_alphabet(alphabet)
 
     def show_alphabet(alphabet: str):
         try:
@@ -147,7 +148,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
 
     def check_copy(challenge: Challenge, drawing: str, alphabet: str):
         try:
-            result = service.check_challenge(challenge, image_from_data_url(drawing))
+            result = service.check_challenge(challenge, _pad_image(drawing))
             challenge, prompt = service.next_challenge(result.challenge, alphabet)
         except USER_ERRORS as error:
             raise _user_error(error) from None
@@ -179,26 +180,15 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             raise _user_error(error) from None
         return {m.label: m.probability for m in result.matches}, result.view, result.message
 
-    def classify_live(symbols: TaughtSymbols, sketch: dict | None):
-        """``classify`` after each stroke, once a symbol exists; quiet until then."""
-        if not symbols.names or not _has_strokes(sketch):
+    def teach_drawn(symbols: TaughtSymbols, drawing: str, name: str):
+        """``teach`` with the pad's drawing (a PNG data URL)."""
+        return teach(symbols, _pad_image(drawing), name)
+
+    def classify_live(symbols: TaughtSymbols, drawing: str):
+        """``classify`` after each stroke on the pad, once a symbol exists; quiet until then."""
+        if not symbols.names or not drawing:
             return None, None, ""
-        return classify(symbols, sketch)
-
-    def validate_match(sketch, alphabet, top_k):
-        """Checks before the queue: the cheap ones, with messages next to the inputs."""
-        return [
-            gr.validate(sketch is not None, "Draw a character first."),
-            gr.validate(alphabet in service.alphabet_choices(), f"Choose an alphabet from the list or {ALL_ALPHABETS!r}."),
-            gr.validate(isinstance(top_k, (int, float)) and 1 <= top_k <= MAX_TOP_K, f"top_k must be from 1 to {MAX_TOP_K}."),
-        ]
-
-    def validate_compare(image_a, image_b, domain):
-        return [
-            gr.validate(image_a is not None, "Upload the first image."),
-            gr.validate(image_b is not None, "Upload the second image."),
-            gr.validate(domain in service.domains, f"Choose one of: {', '.join(service.domains)}."),
-        ]
+        return classify(symbols, _pad_image(drawing))
 
     def about_text() -> str:
         card = service.model_card()
@@ -223,19 +213,21 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                     verdict = gr.Markdown(elem_id="verdict")
                     scores = gr.Label(label="P(character | drawing), calibrated over the candidates", elem_id="scores")
                     matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False, elem_id="matches")
-                    seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False)
+                    seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False, format="png")
             outputs = [scores, matches, seen, verdict]
             sheet = gr.Gallery(label="Choose an alphabet to see its characters", columns=10, height="auto",
                                allow_preview=False, elem_id="sheet", render=False)  # fmt: skip
             drawing.change(match_live, [drawing, alphabet, top_k], outputs, **live)
             top_k.release(match_live, [drawing, alphabet, top_k], outputs, **live)
             # For API clients: the same matching as a named endpoint, for a Sketchpad value ("match") or an image
-            # file ("match_image").
-            sketch = sketchpad("A drawing", "api-sketch", visible=False)
-            gr.Button(visible=False).click(match, [sketch, alphabet, top_k], outputs, api_name="match", validator=validate_match)
+            # file ("match_image"). They return the ranking, the view and the verdict: the characters' images are
+            # the page's (the label names them), and each would be one more download per request. No validator: it
+            # would decode the drawing a second time, outside the queue's limit; the service checks everything.
+            sketch = sketchpad("A drawing", "api-sketch")
+            api_outputs = [scores, seen, verdict]
+            gr.Button(visible=False).click(match, [sketch, alphabet, top_k], api_outputs, api_name="match")
             plain_image = explained(gr.Image(type="pil", visible=False))
-            gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], outputs, api_name="match_image",
-                                           validator=validate_match)  # fmt: skip
+            gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], api_outputs, api_name="match_image")
             if examples.drawings:
                 # Examples fill an image of their own, not the sketchpad: for a while after it is filled, a sketchpad
                 # sends its previous value, and the example would be matched as the drawing before it.
@@ -277,7 +269,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                 seen_a = gr.Image(label="First, as the model sees it", height=180, interactive=False)
                 seen_b = gr.Image(label="Second, as the model sees it", height=180, interactive=False)
             compare_outputs = [p_same, seen_a, seen_b, compare_verdict]
-            compare_button.click(compare, [image_a, image_b, domain], compare_outputs, api_name="compare", validator=validate_compare)
+            compare_button.click(compare, [image_a, image_b, domain], compare_outputs, api_name="compare")
             if examples.pairs:
                 gr.Examples([[str(a), str(b), d] for a, b, d in examples.pairs], [image_a, image_b, domain], compare_outputs,
                             compare, run_on_click=True, cache_examples=False, label="Try a pair: the same, then different, for each kind", elem_id="compare-examples")  # fmt: skip
@@ -288,23 +280,28 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                         "on the right: the answer updates after each stroke. Your symbols stay in this browser session only.")  # fmt: skip
             with gr.Row():
                 with gr.Column():
-                    teach_sketch = sketchpad("A symbol to teach", "teach-pad")
+                    gr.Markdown("**A symbol to teach**")
+                    teach_drawing = live_pad("teach-pad")
                     name = gr.Textbox(label="Its name", max_length=40, placeholder="e.g. smiley")
                     with gr.Row():
                         teach_button = gr.Button("Teach", variant="primary")
                         forget_button = gr.Button("Forget all")
                     taught = gr.Gallery(label="Taught symbols", columns=5, height="auto", allow_preview=False, elem_id="taught")
                 with gr.Column():
-                    query_sketch = sketchpad("Draw one of your symbols", "query-pad")
+                    gr.Markdown("**Draw one of your symbols**")
+                    query_drawing = live_pad("query-pad")
                     symbol_verdict = gr.Markdown(elem_id="symbol-verdict")
                     symbol_scores = gr.Label(label="P(symbol | drawing), calibrated over your symbols", elem_id="symbol-scores")
-                    symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False)
+                    symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False, format="png")
             classify_outputs = [symbol_scores, symbol_seen, symbol_verdict]
-            teach_event = teach_button.click(teach, [symbols, teach_sketch, name], [symbols, taught, name], api_name="teach")
-            teach_event.success(None, js=clear_canvas("teach-pad")).then(classify_live, [symbols, query_sketch], classify_outputs, **live)
+            teach_button.click(teach_drawn, [symbols, teach_drawing, name], [symbols, taught, name], api_visibility="private").success(
+                None, js=clear_canvas("teach-pad")).then(classify_live, [symbols, query_drawing], classify_outputs, **live)
             forget_button.click(forget_all, [symbols], [symbols, taught, *classify_outputs], api_name="forget").success(
                 None, js=clear_canvas("query-pad"))
-            query_sketch.change(classify_live, [symbols, query_sketch], classify_outputs, **live)
+            query_drawing.change(classify_live, [symbols, query_drawing], classify_outputs, **live)
+            # For API clients, Sketchpad values as "match" takes them.
+            teach_sketch, query_sketch = sketchpad("A symbol", "api-teach-sketch"), sketchpad("A drawing", "api-query-sketch")
+            gr.Button(visible=False).click(teach, [symbols, teach_sketch, name], [symbols, taught, name], api_name="teach")
             gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
             if examples.symbols:
                 with gr.Row():  # an image of their own, as the drawing examples have, for the same reason
@@ -326,18 +323,17 @@ def build_demo(service: MatchingService) -> gr.Blocks:
     return demo
 
 
-def _has_strokes(sketch: dict | None) -> bool:
-    """Whether a Sketchpad value holds a drawing (a cleared canvas sends no composite, no layers, no background)."""
-    if not isinstance(sketch, dict):
-        return False
-    return sketch.get("composite") is not None or sketch.get("background") is not None or bool(sketch.get("layers"))
+def _pad_image(drawing: str):
+    """The image a pad sent, or the visitor's message."""
+    try:
+        return image_from_data_url(drawing)
+    except USER_ERRORS as error:
+        raise _user_error(error) from None
 
 
 def launch_kwargs() -> dict:
     """The arguments the page is launched with (the browser test launches it the same way)."""
-    scripts = [(HERE / "webapp" / name).read_text() for name in ("pen.js", "pad.js")]
-    return {"max_file_size": MAX_FILE_SIZE, "js": "() => {" + "".join(f"({script.strip()})();" for script in scripts) + "}",
-            "css": (HERE / "webapp" / "page.css").read_text()}  # fmt: skip
+    return {"max_file_size": MAX_FILE_SIZE, "js": (HERE / "webapp" / "pad.js").read_text(), "css": (HERE / "webapp" / "page.css").read_text()}
 
 
 def create_demo() -> gr.Blocks:

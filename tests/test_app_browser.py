@@ -1,7 +1,6 @@
 """The page in a real browser: Debian's Chromium, driven by Playwright, on the app launched here.
 
-* ``webapp/pen.js`` selects the pen of the Teach tab's Sketchpads: a drag on a fresh canvas draws, as it
-  does after "Clear canvas", without clicking the Brush button.
+* The pads (``webapp/pad.js``) draw from the first drag, and Undo and Clear work.
 * Each stroke updates the ranking with nothing pressed, the first stroke of a fresh page included;
   a finger draws on a phone-sized touch screen.
 * A character traced with the mouse from an Omniglot scan the gallery does not hold (drawer 2 of
@@ -38,15 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output" / "browser"
 ALPHABET, CHARACTER = "Tengwar", 10  # two strokes; the traced drawing ranks first with P(same) ~0.99
 EXPECTED = f"{ALPHABET} — character {CHARACTER:02d}"
-CANVAS = 420  # app.CANVAS, in pixels; the editor shows it zoomed (the zoom % in its top bar)
-MAX_STROKES, MAX_MOVES = 8, 15  # each mouse move costs 0.1-0.3 s with software rendering
+CANVAS = 420  # app.CANVAS, in pixels
+MAX_STROKES, MAX_MOVES = 8, 15  # a traced character: enough to draw it, few enough to stay quick
 
-# DOM of Gradio 6.31's Sketchpad, Label and toasts that the test relies on.
-PAD = ".pen-canvas"  # elem_classes of app.sketchpad()
+# DOM of the pads (app.live_pad, webapp/pad.js) and of Gradio 6.31's Label, Gallery and toasts that the test relies on.
 DRAW_PAD, TEACH_PAD, QUERY_PAD = "#draw-pad", "#teach-pad", "#query-pad"  # their elem_ids
-PAD_CANVAS = ".pixi-target canvas"  # the editor's drawing surface (the whole view, image centred in it)
-ZOOM = ".zoom-number"  # e.g. "69%"
-SELECTED_BRUSH = 'button.highlight[aria-label="Brush"]'  # the selected tool carries .highlight
 SCORES = "#scores .confidence-set .text"  # the ranking's rows, best first: "Tengwar — character 10"
 CAPTIONS = "#matches .caption-label"  # the closest characters' captions: "Tengwar — character 10 · 99%"
 THUMBNAILS = ".thumbnail-item"  # a gr.Gallery's images
@@ -175,26 +170,14 @@ def strokes(scan: Image.Image, min_length: int = 6) -> list[list[tuple[int, int]
 
 
 def draw(page, pad, lines: list[list[tuple[float, float]]]) -> None:
-    """Drag the mouse along each line, given in canvas pixels (0-420), on the Draw & match pad or a Sketchpad."""
-    if pad.locator(".live-pad").count():  # webapp/pad.js: a canvas shown at its size or smaller
-        box = pad.locator("canvas").first.bounding_box()
-        scale = box["width"] / CANVAS
-
-        def at(x: float, y: float) -> tuple[float, float]:
-            return box["x"] + x * scale, box["y"] + y * scale
-    else:  # a Sketchpad: the image centred in the editor's view, zoomed
-        box = pad.locator(PAD_CANVAS).first.bounding_box()
-        zoom = float(pad.locator(ZOOM).inner_text().strip().rstrip("%")) / 100
-        centre_x, centre_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-        def at(x: float, y: float) -> tuple[float, float]:
-            return centre_x + (x - CANVAS / 2) * zoom, centre_y + (y - CANVAS / 2) * zoom
-
+    """Drag the mouse along each line, given in canvas pixels (0-420), on a pad (shown at its size or smaller)."""
+    box = pad.locator("canvas").first.bounding_box()
+    scale = box["width"] / CANVAS
     for line in lines:
-        page.mouse.move(*at(*line[0]))
+        page.mouse.move(box["x"] + line[0][0] * scale, box["y"] + line[0][1] * scale)
         page.mouse.down()
-        for point in line[1:]:
-            page.mouse.move(*at(*point))
+        for x, y in line[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
         page.mouse.up()
 
 
@@ -223,28 +206,18 @@ def choose_alphabet(page, alphabet: str) -> None:
     expect(page.locator("#sheet")).to_contain_text(f"{alphabet}: its")
 
 
-def pen_is_selected(pad, after: str) -> None:
-    message = f"pen.js did not select the Brush tool {after}"
-    expect(pad.locator(SELECTED_BRUSH), message).to_be_visible(timeout=15_000)
-
-
 @pytest.mark.timeout(120)
-def test_the_pen_draws_without_choosing_the_brush(page) -> None:
-    page.get_by_role("tab", name="Teach your own symbols").click()  # the Sketchpads: two mount there now
-    page.wait_for_function(f"[...document.querySelectorAll('{PAD}')].filter(p => p.offsetParent).length === 2")
-    pads = [pad for pad in page.locator(PAD).all() if pad.is_visible()]
-    for pad in pads:
-        pen_is_selected(pad, "when its tab opened")
-    pad = page.locator(TEACH_PAD)
-    undo = pad.get_by_role("button", name="Undo")
-    draw(page, pad, [[(150, 200), (270, 210), (200, 300)]])
-    expect(undo, "a drag on the fresh canvas drew nothing").to_be_enabled()
-
-    pad.get_by_role("button", name="Clear canvas").click()
-    pen_is_selected(pad, "after Clear")
-    expect(undo).to_be_disabled()  # the canvas is clear
-    draw(page, pad, [[(150, 200), (270, 210)]])
-    expect(undo, "a drag after Clear drew nothing").to_be_enabled()
+def test_the_pad_draws_undoes_and_clears(page, answers) -> None:
+    pad = page.locator(DRAW_PAD)
+    undo, clear = pad.get_by_role("button", name="Undo"), pad.get_by_role("button", name="Clear")
+    expect(undo).to_be_disabled()  # nothing drawn yet
+    first = answer_to(page, answers, lambda: draw(page, pad, [[(150, 200), (270, 210), (200, 300)]]))
+    expect(undo).to_be_enabled()
+    answer_to(page, answers, lambda: draw(page, pad, [[(100, 100), (300, 100)]]))
+    assert answer_to(page, answers, lambda: undo.click()) == first  # back to the first stroke alone
+    clear.click()
+    expect(page.locator(SCORES)).to_have_count(0)  # a cleared pad clears the answer
+    expect(undo).to_be_disabled()
 
 
 @pytest.mark.timeout(120)
@@ -346,7 +319,7 @@ def test_every_example_fills_its_inputs_and_gives_a_result(page, service, answer
 def test_teach_clears_its_canvas_after_every_symbol(page) -> None:
     page.get_by_role("tab", name="Teach your own symbols").click()
     pad = page.locator(TEACH_PAD)
-    pad.locator(ZOOM).wait_for()
+    pad.locator("canvas[data-ready]").wait_for()
     undo = pad.get_by_role("button", name="Undo")
     names = ["one", "two", "three"]
     for i, name in enumerate(names):
@@ -359,6 +332,7 @@ def test_teach_clears_its_canvas_after_every_symbol(page) -> None:
     assert page.locator("#taught .caption-label").all_inner_texts() == names
 
     query = page.locator(QUERY_PAD)  # with symbols taught, the other pad answers live
+    query.locator("canvas[data-ready]").wait_for()
     draw(page, query, [[(120, 150), (300, 200)], [(200, 100), (220, 320)]])
     expect(page.locator("#symbol-scores .confidence-set .text").first).to_be_visible()
     assert page.locator("#symbol-scores .confidence-set .text").first.inner_text() in names
@@ -383,6 +357,12 @@ def test_a_character_traced_with_the_mouse_is_among_the_top_3(page, answers) -> 
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=OUTPUT / "match.png", full_page=True)
-    captions = page.locator(CAPTIONS).all_inner_texts()
-    assert [c.split(" · ")[0] for c in captions] == shown  # the gallery shows the same characters
+    # The gallery shows the same characters, best first (it re-renders a moment after the label, which orders
+    # posteriors that round to the same value its own way).
+    deadline = time.monotonic() + 30
+    while (captions := {c.split(" · ")[0] for c in page.locator(CAPTIONS).all_inner_texts()}) != set(shown):
+        assert time.monotonic() < deadline, f"the gallery shows {captions}, the ranking {shown}"
+        page.wait_for_timeout(100)
+        shown = page.locator(SCORES).all_inner_texts()
+    assert EXPECTED in page.locator(CAPTIONS).first.inner_text() or EXPECTED in shown[:3]
     assert EXPECTED in shown[:3], f"{EXPECTED} not in the top 3 {shown[:3]} (drawn in {drawn:.1f} s; see {OUTPUT})"

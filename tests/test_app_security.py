@@ -90,7 +90,7 @@ OUTSIDE = [
     str(DEFAULT_CHECKPOINT / "model.safetensors"),
     "siamese/checkpoints/compact-omniglot/config.json",
     _gallery_cache_file(),
-    "webapp/pen.js",
+    "webapp/pad.js",
     "docs/how_it_works.md",
     "tests/conftest.py",
     "..%2F..%2F..%2Fetc%2Fpasswd",

@@ -4,9 +4,8 @@
 
 Starts the app in this process (timing the import, which loads the model and the cached gallery) and, beside it,
 a second ``gr.Blocks`` (:func:`reference_demo`): ``text`` returns a short string, ``image`` one 168x168 greyscale
-PIL image (as large as the drawing-as-the-model-sees-it output, through the same ``gr.Image`` postprocessing),
-``outputs`` returns ``match``'s four outputs without computing anything, and ``lean`` runs the app's matching
-behind the leaner API that docs/results.md proposes. One ``gradio_client`` client per server, each downloading
+PIL image (as large as the drawing-as-the-model-sees-it output, through the same ``gr.Image`` postprocessing).
+One ``gradio_client`` client per server, each downloading
 the output files as a client gets them, sends ``--requests`` rounds, one request at a time; each round calls every
 endpoint once, in an order that rotates from round to round, so that whatever else the machine does at that
 moment falls on all of them alike. It prints p50/p95 per endpoint and the ratio of ``match`` to ``image`` (the
@@ -29,7 +28,6 @@ import inspect
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -41,9 +39,8 @@ from typing import Any, Callable
 
 from siamese.utils import free_port, percentile
 
-# match (the app's), then the reference server's: text and image (the floor), outputs (match's four outputs, no work)
-# and lean (the app's matching behind the API that docs/results.md proposes: no gallery, no validator, a PNG view).
-ENDPOINTS = ("match", "text", "image", "outputs", "lean")
+# match (the app's), then the reference server's text and image: Gradio's floor, with no output file and with one.
+ENDPOINTS = ("match", "text", "image")
 GOAL_RATIO = 1.5  # match / image, p50
 CANVAS = 420  # app.CANVAS: the size of the drawing the page sends
 VIEW = 168  # the drawing as the model sees it: 56 x 56 shown three times larger
@@ -66,13 +63,11 @@ class ApiReport:
     endpoints: dict[str, Latency] = field(default_factory=dict)
     ratio_match_over_image_p50: float = 0.0
     ratio_match_over_image_p95: float = 0.0
-    ratio_lean_over_image_p50: float = 0.0
     goal_ratio: float = GOAL_RATIO
     meets_goal: bool = False
     # With --profile: the same rounds from clients with ssl_verify=False, and stage -> {ms, calls} per request
     endpoints_unverified: dict[str, Latency] = field(default_factory=dict)
     ratio_unverified_p50: float | None = None
-    ratio_lean_unverified_p50: float | None = None
     profile: dict[str, dict[str, dict[str, float]]] | None = None
     machine: dict = field(default_factory=dict)
     command: str = ""
@@ -81,19 +76,14 @@ class ApiReport:
 # --- the servers ---------------------------------------------------------------------------------------------
 
 
-def reference_demo(gallery_files: list[str], top_k: int, service: Any = None):
-    """A second server beside the app. ``text``, ``image`` and ``outputs`` do no work, only answer: Gradio's floor for
-    a round trip with no output file, with one image, and with ``match``'s four outputs as they are (a label, ``top_k``
-    gallery files, one image, a line of Markdown). ``lean`` runs the app's ``service.match`` behind a leaner API:
-    the label, the view and the verdict (no gallery: its files are static, and the label names the characters), no
-    validator (the service checks the same things), and the view sent as PNG (cheaper to encode than WebP)."""
+def reference_demo():
+    """A second server beside the app, whose endpoints do no work, only answer: Gradio's floor for a round trip with
+    no output file (``text``) and with one image (``image``, a view as the app's "as the model sees it")."""
     import gradio as gr  # noqa: PLC0415
     from PIL import Image  # noqa: PLC0415
 
     views = [Image.linear_gradient("L").resize((VIEW, VIEW)).rotate(angle) for angle in range(0, 360, 15)]
     counter = iter(range(10**12))
-    shown = [(path, f"character {i} · 10%") for i, path in enumerate(gallery_files[:top_k])]
-    scores = {f"character {i}": 0.1 for i in range(top_k)}
 
     def text() -> str:
         return "ok"
@@ -101,30 +91,11 @@ def reference_demo(gallery_files: list[str], top_k: int, service: Any = None):
     def image() -> Image.Image:
         return views[next(counter) % len(views)]  # images that differ, as the model's views do: each is encoded
 
-    def outputs():
-        return scores, shown, image(), "**character 0** (10% likely, of 55 candidates)"
-
-    def lean(sketch, alphabet, k):
-        from app import USER_ERRORS  # noqa: PLC0415 - only with a service, which the app has started
-
-        try:
-            result = service.match(sketch, alphabet, k)
-        except USER_ERRORS as error:  # the service's messages are for visitors, as in app.py
-            raise gr.Error(str(error), print_exception=False) from None
-        return {m.label: m.probability for m in result.matches}, result.view, result.message
-
     with gr.Blocks() as demo:
         out_text = gr.Textbox()
-        out_image = gr.Image(height=180, interactive=False)  # as app.py's "as the model sees it"
-        out_label, out_gallery, out_markdown = gr.Label(), gr.Gallery(columns=5, allow_preview=False), gr.Markdown()
+        out_image = gr.Image(height=180, interactive=False, format="png")  # as app.py's "as the model sees it"
         gr.Button(visible=False).click(text, None, out_text, api_name="text")
         gr.Button(visible=False).click(image, None, out_image, api_name="image")
-        gr.Button(visible=False).click(outputs, None, [out_label, out_gallery, out_image, out_markdown], api_name="outputs")
-        if service is not None:
-            sketch = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(CANVAS, CANVAS), layers=False, transforms=())
-            alphabet, k = gr.Textbox(), gr.Number(precision=0)
-            png_view = gr.Image(height=180, interactive=False, format="png")
-            gr.Button(visible=False).click(lean, [sketch, alphabet, k], [out_label, png_view, out_markdown], api_name="lean")
     return demo
 
 
@@ -184,21 +155,12 @@ class Callers:
             if not Path(self.reference.predict(api_name="/image")).is_file():
                 raise RuntimeError("image: the image was not downloaded")
             return
-        if name in ("match", "lean"):
-            sketch = {"background": None, "layers": [], "composite": handle_file(self.files[i % len(self.files)])}
-        if name == "lean":
-            scores, view, verdict = self.reference.predict(sketch, self.alphabet, self.top_k, api_name="/lean")
-            if len(scores["confidences"]) != self.top_k or not Path(view).is_file() or not verdict:
-                raise RuntimeError(f"lean: malformed answer {str(scores)[:200]}")
-            return
-        if name == "match":
-            scores, gallery, view, verdict = self.app.predict(sketch, self.alphabet, self.top_k, api_name="/match")
-        else:
-            scores, gallery, view, verdict = self.reference.predict(api_name="/outputs")
-        if len(scores["confidences"]) != self.top_k or len(gallery) != self.top_k or not verdict:
-            raise RuntimeError(f"{name}: malformed answer {str(scores)[:200]}")
-        if not Path(view).is_file() or not all(Path(item["image"]).is_file() for item in gallery):
-            raise RuntimeError(f"{name}: an output image was not downloaded")
+        sketch = {"background": None, "layers": [], "composite": handle_file(self.files[i % len(self.files)])}
+        scores, view, verdict = self.app.predict(sketch, self.alphabet, self.top_k, api_name="/match")
+        if len(scores["confidences"]) != self.top_k or not verdict:
+            raise RuntimeError(f"match: malformed answer {str(scores)[:200]}")
+        if not Path(view).is_file():
+            raise RuntimeError("match: the output image was not downloaded")
 
 
 def interleaved(callers: Callers, rounds: int, endpoints: tuple[str, ...] = ENDPOINTS, offset: int = 0) -> dict[str, list[float]]:
@@ -327,7 +289,7 @@ def profile(callers: Callers, unverified: Callers, demos: list[Any], requests: i
     instrument(timer, demos)
     found = {}
     try:
-        for name, via in [*((name, callers) for name in ENDPOINTS), ("match", unverified), ("lean", unverified)]:
+        for name, via in [*((name, callers) for name in ENDPOINTS), ("match", unverified)]:
             timer.reset()
             begin = time.perf_counter()
             for i in range(requests):
@@ -354,14 +316,8 @@ def run(requests: int = 50, alphabet: str = "Tengwar", top_k: int = 5, with_prof
     try:
         with tempfile.TemporaryDirectory(prefix="benchmark-app-") as temporary:
             folder = Path(temporary)
-            import app  # noqa: PLC0415
-
-            gallery = folder / "gallery"
-            gallery.mkdir()
-            copies = [shutil.copy(path, gallery / path.name) for path in app.start_service().gallery.files[:top_k]]
-            reference = reference_demo([str(path) for path in copies], top_k, app.start_service())
-            _, reference_url, _ = reference.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True,
-                                                   allowed_paths=[str(gallery)])  # fmt: skip
+            reference = reference_demo()
+            _, reference_url, _ = reference.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True)
             drawings = canvas_drawings(folder, max(requests, 1))
             callers = Callers(url, reference_url, drawings, alphabet, top_k, folder / "downloads")
             interleaved(callers, warmup, offset=10_000)  # the first of each builds what later ones reuse
@@ -371,7 +327,6 @@ def run(requests: int = 50, alphabet: str = "Tengwar", top_k: int = 5, with_prof
             report.ratio_match_over_image_p50 = round(match.p50_ms / image.p50_ms, 2)
             report.ratio_match_over_image_p95 = round(match.p95_ms / image.p95_ms, 2)
             report.meets_goal = report.ratio_match_over_image_p50 <= GOAL_RATIO
-            report.ratio_lean_over_image_p50 = round(report.endpoints["lean"].p50_ms / image.p50_ms, 2)
             if with_profile:
                 unverified = Callers(url, reference_url, drawings, alphabet, top_k, folder / "downloads", ssl_verify=False)
                 interleaved(unverified, warmup, offset=10_000)
@@ -379,7 +334,6 @@ def run(requests: int = 50, alphabet: str = "Tengwar", top_k: int = 5, with_prof
                 report.endpoints_unverified = {name: latency(values) for name, values in rounds.items()}
                 by_name = report.endpoints_unverified
                 report.ratio_unverified_p50 = round(by_name["match"].p50_ms / by_name["image"].p50_ms, 2)
-                report.ratio_lean_unverified_p50 = round(by_name["lean"].p50_ms / by_name["image"].p50_ms, 2)
                 report.profile = profile(callers, unverified, [demo, reference], requests)
     finally:
         report.machine["load_average_1_5_15_after"] = [round(v, 2) for v in os.getloadavg()]
@@ -397,12 +351,10 @@ def table(report: ApiReport) -> str:
         lines.append(f"with ssl_verify=False clients ({report.requests} rounds more, interleaved):")
         for name, row in report.endpoints_unverified.items():
             lines.append(f"{name:<8} {row.p50_ms:>8.1f} {row.p95_ms:>8.1f} {row.mean_ms:>8.1f}")
-        lines.append(f"with ssl_verify=False, at p50: match / image {report.ratio_unverified_p50:.2f}x, "
-                     f"lean / image {report.ratio_lean_unverified_p50:.2f}x")
+        lines.append(f"with ssl_verify=False, at p50: match / image {report.ratio_unverified_p50:.2f}x")
     verdict = "meets" if report.meets_goal else "misses"
     lines.append(f"match / image: {report.ratio_match_over_image_p50:.2f}x at p50, {report.ratio_match_over_image_p95:.2f}x "
-                 f"at p95 ({verdict} the goal of {report.goal_ratio:g}x at p50); lean / image: "
-                 f"{report.ratio_lean_over_image_p50:.2f}x at p50")  # fmt: skip
+                 f"at p95 ({verdict} the goal of {report.goal_ratio:g}x at p50)")
     lines.append(f"start-up (import, models, gallery): {report.startup_s:.2f} s; alphabet {report.alphabet}, top {report.top_k}")
     lines.append(f"machine: {report.machine['cpus']} CPUs, load average {report.machine['load_average_1_5_15_before']} "
                  f"before, {report.machine['load_average_1_5_15_after']} after")  # fmt: skip

@@ -4,20 +4,20 @@
 // PNG (a data URL) into its hidden textbox, whose change event runs the match. Pointer events cover mouse,
 // pen and touch alike; `touch-action: none` (page.css) keeps a finger's stroke from scrolling the page.
 () => {
-  const PEN_WIDTH = 16; // pixels of the 420-pixel canvas, as the Sketchpad's pen (app.PEN)
   const setUp = (pad) => {
     const canvas = pad.querySelector("canvas");
     if (!canvas || canvas.dataset.ready) return;
     canvas.dataset.ready = "1";
     const ink = canvas.getContext("2d");
     const value = document.querySelector(`#${pad.dataset.value} textarea`);
+    const penWidth = Number(pad.dataset.pen); // app.PEN_WIDTH, in pixels of the canvas
     const strokes = [];
     let current = null;
     const paint = () => {
       ink.fillStyle = "#ffffff";
       ink.fillRect(0, 0, canvas.width, canvas.height);
       ink.strokeStyle = "#000000";
-      ink.lineWidth = PEN_WIDTH;
+      ink.lineWidth = penWidth;
       ink.lineCap = ink.lineJoin = "round";
       for (const points of strokes) {
         ink.beginPath();

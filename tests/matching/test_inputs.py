@@ -55,3 +55,37 @@ def test_a_plain_image_or_array_is_accepted():
 def test_other_forms_get_a_message_naming_the_expected_form(value):
     with pytest.raises(DrawingError, match="composite"):
         image_from_editor(value)
+
+
+# --- the page's pad: a PNG data URL ---------------------------------------------------------------
+
+
+def _data_url(image: Image.Image) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_pads_data_url_decodes_to_its_drawing():
+    from siamese.matching.inputs import image_from_data_url
+
+    drawing = Image.new("L", (420, 420), 255)
+    drawing.paste(0, (100, 100, 300, 120))
+    decoded = image_from_data_url(_data_url(drawing))
+    assert decoded.size == (420, 420) and decoded.convert("L").tobytes() == drawing.tobytes()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("", "empty"), (None, "empty"), ({"composite": None}, "empty"),
+    ("data:image/jpeg;base64,AAAA", "PNG data URL"), ("data:image/png;base64,@@@", "base64"),
+    ("data:image/png;base64," + "QUFB" * 10, "not an image"),
+    ("data:image/png;base64," + "A" * 4_000_000, "too large"),
+])  # fmt: skip
+def test_a_bad_data_url_is_a_sentence(value, message):
+    from siamese.matching.inputs import DrawingError, image_from_data_url
+
+    with pytest.raises(DrawingError, match=message):
+        image_from_data_url(value)
