@@ -146,7 +146,7 @@ def minutes_to_reach(metrics: Path, targets: tuple[float, ...] = (0.90, 0.93)) -
 
 def _input_shape(model: SiameseNet) -> tuple[int, int, int]:
     config = model.preprocess_config
-    return (config.channels, config.size, config.size)
+    return (config.channels, config.input_size, config.input_size)
 
 
 def _seconds(task: Callable[[], object]) -> float:

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for arch in MODELS:
         torch.manual_seed(0)
         probe = build_model(arch)
-        size = probe.preprocess_config.size
+        size = probe.preprocess_config.input_size
         batch = torch.rand(args.batch, probe.preprocess_config.channels, size, size, device=device)
         flops = training_flops_per_image(probe.to(device), batch)
         row: dict = {"training_gflops_per_image": flops / 1e9}

@@ -14,8 +14,8 @@ mkdir -p "$out"
 
 common=(--steps 1000000 --max-minutes "$minutes" --workers "$workers" --eval-every 1000 --checkpoint-every 1000 --log-every 100
         --no-final-eval)  # both are evaluated below, by the same commands
-$python scripts/train.py --arch compact --batch-size 256 --lr 2e-3 --out-dir "$out/compact" "${common[@]}"
-$python scripts/train.py --arch koch --batch-size 128 --lr 1e-4 --out-dir "$out/koch" "${common[@]}"
+$python scripts/train.py --architecture compact --batch-size 256 --lr 2e-3 --out-dir "$out/compact" "${common[@]}"
+$python scripts/train.py --architecture koch --batch-size 128 --lr 1e-4 --out-dir "$out/koch" "${common[@]}"
 
 device=$($python -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 for arch in compact koch; do

@@ -6,7 +6,7 @@
     python -m siamese.evaluate mnist-transfer --baseline  # 10-way one-shot MNIST, and the pixel 1-NN baseline
     python -m siamese.evaluate sketches                   # Lake's runs with the test items re-drawn as sketches
     python -m siamese.evaluate ranking                    # the page's task: a drawing against every character of its alphabet
-    python -m siamese.evaluate ranking --across-alphabets # ... against all 659 evaluation characters at once
+    python -m siamese.evaluate ranking --no-within-alphabet # ... against all 659 evaluation characters at once
     python -m siamese.evaluate rejection                  # choose the "no confident match" threshold on validation
     python -m siamese.evaluate calibration --save         # P(character | drawing): fit T and the threshold, write calibration.json
     python -m siamese.evaluate oneshot --data att_faces --way 5                       # faces: 5-way on subjects s36-s40
@@ -67,16 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     oneshot.add_argument("--shot", type=_positive, default=1, help="support images per class (default: 1)")
     oneshot.add_argument("--trials-per-group", "--trials-per-alphabet", type=_positive, default=None, dest="trials_per_group",
                          help="trials per alphabet (per group: MNIST, the faces and folders have one; default: 40)")  # fmt: skip
-    oneshot.add_argument("--across-alphabets", action="store_true", help="draw a trial's classes from all alphabets")
+    oneshot.add_argument("--within-alphabet", action=argparse.BooleanOptionalAction, default=True,
+                         help="draw a trial's classes from one alphabet (default); --no-within-alphabet: from all")  # fmt: skip
 
     verification = modes.add_parser("verification", parents=[common, data, plot], help="same/different pairs")
     verification.add_argument("--pairs", type=_positive, default=1000, help="pairs, half same (default: 1000)")
-    verification.add_argument("--across-alphabets", action="store_true", help="different pairs from any two alphabets")
+    verification.add_argument("--within-alphabet", action=argparse.BooleanOptionalAction, default=True,
+                              help="different pairs from one alphabet (default); --no-within-alphabet: from any two")  # fmt: skip
 
     ranking = modes.add_parser("ranking", parents=[common, data], help="a drawing against every character of a gallery")
     ranking.add_argument("--queries", type=_positive, default=1000, help="queries, drawn from drawers 2-20 (default: 1000)")
     ranking.add_argument("--top-k", type=_positive, default=5, help="also count the answer within the first K (default: 5)")
-    ranking.add_argument("--across-alphabets", action="store_true", help="rank every character of the split, not the query's alphabet")
+    ranking.add_argument("--within-alphabet", action=argparse.BooleanOptionalAction, default=True,
+                         help="rank the query's alphabet (default); --no-within-alphabet: every character of the split")  # fmt: skip
 
     rejection = modes.add_parser("rejection", parents=[common, data], help='the "no confident match" threshold')
     rejection.add_argument("--coverage", type=float, default=0.95, help="share of present characters to accept (default: 0.95)")

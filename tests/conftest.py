@@ -127,7 +127,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[SiameseNet, di
         for parameter in model.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
         model.train()
-        size = model.preprocess_config.size
+        size = model.preprocess_config.input_size
         model.features(torch.rand(4, model.preprocess_config.channels, size, size))
     model.eval()
     folder = tmp_path_factory.mktemp("compact-checkpoint")

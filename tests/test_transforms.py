@@ -166,7 +166,7 @@ def test_input_is_not_modified() -> None:
 
 @pytest.mark.parametrize("size", [105, 56, 28, 8])
 def test_output_size(size: int, reference: torch.Tensor) -> None:
-    out = preprocess(REFERENCE, PreprocessConfig(size=size))
+    out = preprocess(REFERENCE, PreprocessConfig(input_size=size))
     assert out.shape == (1, size, size)
     assert out.dtype == torch.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
@@ -374,7 +374,7 @@ def test_photo_with_three_channels_keeps_colour() -> None:
     array = np.zeros((40, 40, 3), np.uint8)
     array[:, :20] = (255, 0, 0)
     array[:, 20:] = (0, 0, 255)
-    out = preprocess(array, PreprocessConfig(size=40, channels=3, kind="photo"))
+    out = preprocess(array, PreprocessConfig(input_size=40, channels=3, kind="photo"))
     assert out.shape == (3, 40, 40)
     assert out.dtype == torch.float32
     assert torch.allclose(out[:, 20, 5], torch.tensor([1.0, 0.0, 0.0]), atol=1e-6)
@@ -399,7 +399,7 @@ def test_photo_transparent_pixels_are_white() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"kind": "sketch"}, {"channels": 2}, {"kind": "ink", "channels": 3}, {"size": 4}],
+    [{"kind": "sketch"}, {"channels": 2}, {"kind": "ink", "channels": 3}, {"input_size": 4}],
 )
 def test_invalid_config_is_rejected(kwargs) -> None:
     with pytest.raises(ValueError):
@@ -471,15 +471,15 @@ def _drawn_character(pen: int) -> Image.Image:
 def test_strokes_of_any_pen_come_out_within_omniglots_range():
     from siamese.transforms import stroke_width
 
-    config = PreprocessConfig(size=112, fit_to_box=True)  # 112: the side the band is measured at
+    config = PreprocessConfig(input_size=112, fit_to_box=True)  # 112: the side the band is measured at
     widths = [stroke_width(preprocess(_drawn_character(pen), config)) for pen in (4, 12, 30, 45)]
     assert all(3.0 <= width <= 10.5 for width in widths), widths  # Omniglot's 5th-95th percentile: 4.6-9.7
-    raw = [stroke_width(preprocess(_drawn_character(pen), PreprocessConfig(size=112))) for pen in (4, 45)]
+    raw = [stroke_width(preprocess(_drawn_character(pen), PreprocessConfig(input_size=112))) for pen in (4, 45)]
     assert raw[1] - raw[0] > 8.0  # without normalisation the pens differ a lot
 
 
 def test_strokes_within_omniglots_range_are_left_untouched(omniglot_validation):
-    config = PreprocessConfig(size=56, fit_to_box=True)
+    config = PreprocessConfig(input_size=56, fit_to_box=True)
     scan = omniglot_validation.images[0]
     from siamese.transforms.geometry import fit_to_box, resize
     from siamese.transforms.preprocessing import _ink_array

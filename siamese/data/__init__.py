@@ -1,7 +1,7 @@
 """Data sets, the place they are prepared, and seeded samplers."""
 
 from siamese.data.att_faces import load_att_faces
-from siamese.data.base import DataError, ImageSet, to_tensor
+from siamese.data.base import DataError, ImageSet, preprocess_dataset
 from siamese.data.folder import check_trainable, load_image_folder
 from siamese.data.mnist import load_mnist
 from siamese.data.omniglot import TEST_ALPHABETS, VALIDATION_ALPHABETS, OneShotRun, load_lake_runs, load_omniglot
@@ -28,5 +28,5 @@ __all__ = [
     "load_mnist",
     "load_omniglot",
     "prepare_dataset",
-    "to_tensor",
+    "preprocess_dataset",
 ]

@@ -88,7 +88,7 @@ class ImageSet:
         )
 
 
-def to_tensor(
+def preprocess_dataset(
     images: list[Image.Image], config: PreprocessConfig, desc: str = "preprocessing", cache_dir: Path | None = None
 ) -> torch.Tensor:
     """Run the shared preprocessing over a list once: ``[N, C, H, W]`` uint8 (0-255) to save memory.
@@ -116,7 +116,7 @@ def to_tensor(
 
 
 def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: str) -> torch.Tensor:
-    out = torch.empty((len(images), config.channels, config.size, config.size), dtype=torch.uint8)
-    for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=True if len(images) < 2000 else None)):
+    out = torch.empty((len(images), config.channels, config.input_size, config.input_size), dtype=torch.uint8)
+    for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=None)):  # tqdm decides: TQDM_DISABLE, a terminal
         out[i] = (preprocess(image, config) * 255.0).round().to(torch.uint8)
     return out

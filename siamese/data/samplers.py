@@ -37,17 +37,17 @@ class _ClassIndex:
 class PairSampler:
     """Balanced batches of same / different pairs (label 1 = same).
 
-    With ``within_group`` the different pairs come from the same group (alphabet), which makes
+    With ``within_alphabet`` the different pairs come from the same group (alphabet), which makes
     them harder, as within-alphabet one-shot trials are.
     """
 
-    def __init__(self, data: ImageSet, batch_size: int, seed: int = 0, within_group: bool = False) -> None:
+    def __init__(self, data: ImageSet, batch_size: int, seed: int = 0, within_alphabet: bool = False) -> None:
         if batch_size < 2:
             raise ValueError("batch_size must be at least 2")
         self.index = _ClassIndex(data, min_images=2)
         if len(self.index.classes) < 2:
             raise ValueError(f"{data.name or 'the data'} needs at least 2 classes with 2 or more images for pairs")
-        self.batch_size, self.seed, self.within_group = batch_size, seed, within_group
+        self.batch_size, self.seed, self.within_alphabet = batch_size, seed, within_alphabet
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Indices of the left and right images and the same-labels of batch ``step``."""
@@ -59,7 +59,7 @@ class PairSampler:
             if i < n_same:
                 x, y = rng.choice(self.index.images[a], size=2, replace=False)
             else:
-                pool = self.index.group_classes[self.index.class_group[a]] if self.within_group else self.index.classes
+                pool = self.index.group_classes[self.index.class_group[a]] if self.within_alphabet else self.index.classes
                 if len(pool) < 2:
                     pool = self.index.classes
                 b = a
@@ -97,7 +97,7 @@ class TrialSampler:
     Koch's protocol (the default of ``siamese.evaluate oneshot``): for each group (alphabet) and
     each trial, pick ``n_way`` characters of that alphabet and two drawers; the support is the
     first drawer's images, the query the second drawer's image of one of them.
-    ``within_group=False`` draws the classes from the whole set (across alphabets, easier).
+    ``within_alphabet=False`` draws the classes from the whole set (across alphabets, easier).
     ``drawers`` limits which drawers may be used.
     """
 
@@ -108,19 +108,19 @@ class TrialSampler:
         k_shot: int = 1,
         trials_per_group: int = 40,
         seed: int = 0,
-        within_group: bool = True,
+        within_alphabet: bool = True,
         drawers: Sequence[int] | None = None,
     ) -> None:
         self.data, self.n_way, self.k_shot, self.seed = data, n_way, k_shot, seed
-        self.trials_per_group, self.within_group = trials_per_group, within_group
+        self.trials_per_group, self.within_alphabet = trials_per_group, within_alphabet
         allowed = np.isin(data.drawers, np.asarray(drawers)) if drawers is not None else np.ones(len(data), bool)
         self.allowed = allowed
         self.index = _ClassIndex(data, min_images=k_shot + 1)
-        pools = self.index.group_classes if within_group else [self.index.classes]
+        pools = self.index.group_classes if within_alphabet else [self.index.classes]
         pools = [np.array([c for c in pool if len(self._images(c)) > k_shot], dtype=np.int64) for pool in pools]
         self.pools = [p for p in pools if len(p) >= n_way]
         if not self.pools:
-            raise ValueError(f"No {'group' if within_group else 'set'} has {n_way} classes with {k_shot + 1}+ images for {n_way}-way trials.")
+            raise ValueError(f"No {'group' if within_alphabet else 'set'} has {n_way} classes with {k_shot + 1}+ images for {n_way}-way trials.")
 
     def __len__(self) -> int:
         return len(self.pools) * self.trials_per_group
@@ -164,19 +164,19 @@ class ClassBatchSampler:
 
     For classification objectives over every training class (:func:`~siamese.losses.cosface_objective`):
     the labels index ``data.class_names``, and ``per_class >= 2`` puts same pairs in every batch, which
-    the head's calibration needs. With ``within_group`` the classes come a whole group (alphabet) at a
+    the head's calibration needs. With ``within_alphabet`` the classes come a whole group (alphabet) at a
     time, so most in-batch different pairs are of the hard, within-alphabet kind.
     """
 
-    def __init__(self, data: ImageSet, n_classes: int, per_class: int = 2, seed: int = 0, within_group: bool = False) -> None:
+    def __init__(self, data: ImageSet, n_classes: int, per_class: int = 2, seed: int = 0, within_alphabet: bool = False) -> None:
         if n_classes < 2 or per_class < 1:
             raise ValueError("a class batch needs at least 2 classes and 1 image per class")
         self.index = _ClassIndex(data, min_images=per_class)
         if len(self.index.classes) < n_classes:
             raise ValueError(f"Class batches of {n_classes} need {n_classes} classes with {per_class}+ images; "
                              f"{data.name or 'the data'} has {len(self.index.classes)}.")  # fmt: skip
-        self.n_classes, self.per_class, self.seed, self.within_group = n_classes, per_class, seed, within_group
-        self.groups = [g for g in self.index.group_classes if len(g)] if within_group else [self.index.classes]
+        self.n_classes, self.per_class, self.seed, self.within_alphabet = n_classes, per_class, seed, within_alphabet
+        self.groups = [g for g in self.index.group_classes if len(g)] if within_alphabet else [self.index.classes]
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Image indices and class labels of batch ``step``, class-major (``per_class`` images of each class)."""
@@ -202,11 +202,11 @@ class EpisodeSampler:
     """Seeded N-way episodes with k support and q query images per class (prototypical training)."""
 
     def __init__(
-        self, data: ImageSet, n_way: int, k_shot: int = 1, n_query: int = 1, seed: int = 0, within_group: bool = False
+        self, data: ImageSet, n_way: int, k_shot: int = 1, n_query: int = 1, seed: int = 0, within_alphabet: bool = False
     ) -> None:
         self.index = _ClassIndex(data, min_images=k_shot + n_query)
-        self.n_way, self.k_shot, self.n_query, self.seed, self.within_group = n_way, k_shot, n_query, seed, within_group
-        pools = self.index.group_classes if within_group else [self.index.classes]
+        self.n_way, self.k_shot, self.n_query, self.seed, self.within_alphabet = n_way, k_shot, n_query, seed, within_alphabet
+        pools = self.index.group_classes if within_alphabet else [self.index.classes]
         self.pools = [p for p in pools if len(p) >= n_way]
         if not self.pools:
             raise ValueError(f"Not enough classes with {k_shot + n_query}+ images for {n_way}-way episodes.")

@@ -29,7 +29,7 @@ from siamese.matching.posterior import Calibration
 from siamese.models import SiameseNet
 
 #: The page's two tasks: a drawing among its own alphabet's characters, or among all of them.
-TASKS = {"within_alphabet": True, "all_alphabets": False}  # name -> within_group
+TASKS = {"within_alphabet": True, "all_alphabets": False}  # name -> within_alphabet
 SPLITS = ("validation", "test")
 
 
@@ -85,9 +85,9 @@ def page_logits(scorer: Scorer, data: ImageSet, n_queries: int, seed: int) -> di
     """The logits of the page's seeded queries of ``data`` for each of :data:`TASKS` (the same queries in both)."""
     task = PageQueries.sample(data, n_queries, seed)
     result = {}
-    for name, within_group in TASKS.items():
+    for name, within_alphabet in TASKS.items():
         rows, answer = [], []
-        for q, classes, scores in task.scores(scorer, within_group, desc=f"calibration: {data.name} {name}"):
+        for q, classes, scores in task.scores(scorer, within_alphabet, desc=f"calibration: {data.name} {name}"):
             rows.append(scores)
             answer.append(int(np.flatnonzero(classes == data.labels[q])[0]))
         result[name] = QueryLogits.padded(rows, answer)

@@ -58,7 +58,7 @@ def evaluate_oneshot(
     k_shot: int = 1,
     trials_per_group: int = 40,
     seed: int = 0,
-    within_group: bool = True,
+    within_alphabet: bool = True,
     drawers: Sequence[int] | None = None,
 ) -> dict:
     """Accuracy on seeded N-way k-shot trials drawn by :class:`~siamese.data.TrialSampler`.
@@ -68,7 +68,7 @@ def evaluate_oneshot(
     group) and the ``settings`` that reproduce the number.
     """
     scorer = as_scorer(scorer)
-    sampler = TrialSampler(data, n_way, k_shot, trials_per_group, seed, within_group, drawers)
+    sampler = TrialSampler(data, n_way, k_shot, trials_per_group, seed, within_alphabet, drawers)
     trials = list(sampler)
     needed = np.unique([i for trial in trials for i in (trial.query, *trial.support.reshape(-1))])
     prefetch(scorer, [data.images[i] for i in needed])
@@ -90,7 +90,7 @@ def evaluate_oneshot(
             "k_shot": k_shot,
             "trials_per_group": trials_per_group,
             "seed": seed,
-            "within_group": within_group,
+            "within_alphabet": within_alphabet,
             "drawers": None if drawers is None else [int(d) for d in drawers],
         },
     }

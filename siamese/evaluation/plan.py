@@ -38,9 +38,9 @@ MODEL_PLACEHOLDER = "MODEL_DIR"
 #: The settings each mode reads; the others keep their defaults (and stay out of its command line).
 MODE_SETTINGS = {
     "lake-runs": ("baseline", "plot"),
-    "oneshot": ("data", "split", "way", "shot", "trials_per_group", "across_alphabets", "baseline"),
-    "verification": ("data", "split", "pairs", "across_alphabets", "plot"),
-    "ranking": ("data", "split", "queries", "top_k", "across_alphabets"),
+    "oneshot": ("data", "split", "way", "shot", "trials_per_group", "within_alphabet", "baseline"),
+    "verification": ("data", "split", "pairs", "within_alphabet", "plot"),
+    "ranking": ("data", "split", "queries", "top_k", "within_alphabet"),
     "rejection": ("data", "split", "coverage", "threshold", "trials_per_group"),
     "calibration": ("queries", "precision", "plot"),
     "mnist-transfer": ("trials", "baseline"),
@@ -66,7 +66,7 @@ class Evaluation:
     way: int = 20
     shot: int = 1
     trials_per_group: int | None = None
-    across_alphabets: bool = False
+    within_alphabet: bool = True  # a trial's classes (a query's candidates, different pairs) from one alphabet
     pairs: int = 1000
     queries: int = 1000
     top_k: int = 5
@@ -92,7 +92,10 @@ class Evaluation:
             if value == getattr(defaults, name):
                 continue
             flag = "--" + name.replace("_", "-")
-            args += [flag] if value is True else [flag, str(value)]
+            if isinstance(value, bool):
+                args.append(flag if value else "--no-" + flag[2:])
+            else:
+                args += [flag, str(value)]
         return args
 
     def resolved_split(self) -> str:
@@ -130,20 +133,20 @@ def run_evaluation(model: SiameseNet | Scorer, evaluation: Evaluation) -> dict[s
         result = {"accuracy": accuracy["clean"], "n_trials": 400, "worst_style_accuracy": min(accuracy.values()), "per_style": accuracy}
     else:
         data, which = _data(e)
-        within_group = not e.across_alphabets
+        within_alphabet = e.within_alphabet
         trials = e.trials_per_group or DEFAULT_TRIALS_PER_GROUP.get(e.mode, 40)
         if e.mode == "oneshot":
-            settings = dict(n_way=e.way, k_shot=e.shot, trials_per_group=trials, seed=e.seed, within_group=within_group,
+            settings = dict(n_way=e.way, k_shot=e.shot, trials_per_group=trials, seed=e.seed, within_alphabet=within_alphabet,
                             drawers=FRESH_DRAWERS if which["data"] == "omniglot" and which["split"] == "test" else None)  # fmt: skip
             result = evaluate_oneshot(scorer, data, **settings)
             if baseline is not None:
                 result["baseline_accuracy"] = evaluate_oneshot(baseline, data, **settings)["accuracy"]
         elif e.mode == "verification":
-            result = evaluate_verification(scorer, data, n_pairs=e.pairs, seed=e.seed, within_group=within_group)
+            result = evaluate_verification(scorer, data, n_pairs=e.pairs, seed=e.seed, within_alphabet=within_alphabet)
             if e.plot:
-                result["plot"] = str(plot_pair_scores(scorer, first_pairs(data, e.pairs, e.seed, within_group), e.plot))
+                result["plot"] = str(plot_pair_scores(scorer, first_pairs(data, e.pairs, e.seed, within_alphabet), e.plot))
         elif e.mode == "ranking":
-            result = evaluate_ranking(scorer, data, n_queries=e.queries, seed=e.seed, within_group=within_group, top_k=e.top_k)
+            result = evaluate_ranking(scorer, data, n_queries=e.queries, seed=e.seed, within_alphabet=within_alphabet, top_k=e.top_k)
         else:
             result = evaluate_rejection(scorer, data, trials_per_group=trials, seed=e.seed, coverage=e.coverage, threshold=e.threshold)
         result["evaluated_on"] = which
@@ -172,7 +175,7 @@ def checkpoint_plan(spec: str, seed: int = 0) -> list[Evaluation]:
             E("oneshot", trials_per_group=200,
               title="20-way one-shot, Koch's protocol: 2,000 fresh within-alphabet trials, test alphabets, drawers 9-20"),
             E("ranking", title="the page's task: 1,000 drawings, each against every character of its alphabet (20 evaluation alphabets)"),
-            E("ranking", across_alphabets=True, title="1,000 drawings, each against all 659 evaluation characters at once"),
+            E("ranking", within_alphabet=False, title="1,000 drawings, each against all 659 evaluation characters at once"),
             E("calibration", title="P(character | drawing): temperature and \"no confident match\" threshold fitted on "
                                    "validation drawings, measured on 1,000 test drawings against their alphabet"),
             E("verification", title="verification: 1,000 within-alphabet validation pairs"),
@@ -290,7 +293,7 @@ def _data(evaluation: Evaluation) -> tuple[ImageSet, dict[str, Any]]:
     return data, which
 
 
-def first_pairs(data: ImageSet, n_pairs: int, seed: int, within_group: bool, shown: int = 12) -> list[tuple]:
+def first_pairs(data: ImageSet, n_pairs: int, seed: int, within_alphabet: bool, shown: int = 12) -> list[tuple]:
     """The first pairs of an evaluated set of pairs (the same sampler call), for a figure."""
-    left, right, same = PairSampler(data, n_pairs, seed=seed, within_group=within_group).batch(0)
+    left, right, same = PairSampler(data, n_pairs, seed=seed, within_alphabet=within_alphabet).batch(0)
     return [(data.images[a], data.images[b], bool(s)) for a, b, s in list(zip(left, right, same))[:shown]]

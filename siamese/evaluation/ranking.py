@@ -50,18 +50,18 @@ class PageQueries:
         queries = np.random.default_rng(seed).choice(pool, size=min(n_queries, len(pool)), replace=False)
         return cls(data, gallery, queries)
 
-    def candidates(self, query: int, within_group: bool) -> np.ndarray:
-        """The classes ``query`` is ranked among: its group's (alphabet's) with ``within_group``, else every class."""
-        if within_group:
+    def candidates(self, query: int, within_alphabet: bool) -> np.ndarray:
+        """The classes ``query`` is ranked among: its group's (alphabet's) with ``within_alphabet``, else every class."""
+        if within_alphabet:
             return np.flatnonzero(self.data.groups[self.gallery] == self.data.groups[query])
         return np.arange(self.data.num_classes)
 
-    def scores(self, scorer: Scorer, within_group: bool, desc: str = "queries") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    def scores(self, scorer: Scorer, within_alphabet: bool, desc: str = "queries") -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(query, candidate classes, scores)`` for each query; a caching scorer embeds every image up front."""
         images = self.data.images
         prefetch(scorer, [images[i] for i in np.concatenate([self.gallery, self.queries])])
         for q in tqdm(self.queries, desc=desc, leave=False, disable=None):
-            classes = self.candidates(q, within_group)
+            classes = self.candidates(q, within_alphabet)
             yield int(q), classes, score_matrix(scorer, [images[q]], [images[i] for i in self.gallery[classes]])[0]
 
 
@@ -70,21 +70,21 @@ def evaluate_ranking(
     data: ImageSet,
     n_queries: int = 1000,
     seed: int = 0,
-    within_group: bool = True,
+    within_alphabet: bool = True,
     gallery_drawer: int = 1,
     query_drawers: Sequence[int] = tuple(range(2, 21)),
     top_k: int = 5,
 ) -> dict:
     """Top-1 and top-``top_k`` accuracy of ``n_queries`` seeded queries against a one-image-per-class gallery.
 
-    ``within_group`` ranks the characters of the query's alphabet; otherwise every character of
+    ``within_alphabet`` ranks the characters of the query's alphabet; otherwise every character of
     ``data``. Returns ``accuracy`` (top-1), ``top_k_accuracy``, ``per_group`` (top-1 by alphabet),
     ``candidates`` (the mean gallery size a query met) and the ``settings``.
     """
     task = PageQueries.sample(data, n_queries, seed, gallery_drawer, query_drawers)
     hits: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     sizes = []
-    for q, classes, scores in task.scores(as_scorer(scorer), within_group, desc="ranking"):
+    for q, classes, scores in task.scores(as_scorer(scorer), within_alphabet, desc="ranking"):
         order = classes[np.argsort(-scores, kind="stable")]
         rank = int(np.flatnonzero(order == data.labels[q])[0])
         hits[data.group_names[data.groups[q]]].append((rank == 0, rank < top_k))
@@ -96,6 +96,6 @@ def evaluate_ranking(
         "n_queries": len(every),
         "candidates": float(np.mean(sizes)),
         "per_group": {name: float(np.mean([h[0] for h in group])) for name, group in sorted(hits.items())},
-        "settings": {"data": data.name, "n_queries": n_queries, "seed": seed, "within_group": within_group,
+        "settings": {"data": data.name, "n_queries": n_queries, "seed": seed, "within_alphabet": within_alphabet,
                      "gallery_drawer": gallery_drawer, "query_drawers": [int(d) for d in query_drawers], "top_k": top_k},
     }  # fmt: skip

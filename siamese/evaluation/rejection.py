@@ -33,7 +33,7 @@ def evaluate_rejection(
     if not 0.0 < coverage < 1.0:
         raise ValueError(f"coverage must be between 0 and 1, got {coverage}.")
     scorer = as_scorer(scorer)
-    trials = list(TrialSampler(data, n_way, 1, trials_per_group, seed, within_group=True))
+    trials = list(TrialSampler(data, n_way, 1, trials_per_group, seed, within_alphabet=True))
     prefetch(scorer, [data.images[i] for t in trials for i in (t.query, *t.support.ravel())])
     present, absent, correct = [], [], []
     for trial in trials:

@@ -33,7 +33,7 @@ def evaluate_mnist_transfer(
         from siamese.data.mnist import load_mnist
 
         data = load_mnist("test")
-    trials = dict(n_way=data.num_classes, k_shot=1, trials_per_group=n_trials, seed=seed, within_group=False)
+    trials = dict(n_way=data.num_classes, k_shot=1, trials_per_group=n_trials, seed=seed, within_alphabet=False)
     oneshot = evaluate_oneshot(scorer, data, **trials)
     result = {"accuracy": oneshot["accuracy"], "n_trials": oneshot["n_trials"], "n_way": data.num_classes}
     if baseline:

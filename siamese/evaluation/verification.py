@@ -49,7 +49,7 @@ def pair_scores(scorer: Scorer, left: list, right: list) -> np.ndarray:
 
 
 def evaluate_verification(
-    model_or_scorer: SiameseNet | Scorer, data: ImageSet, n_pairs: int = 1000, seed: int = 0, within_group: bool = True
+    model_or_scorer: SiameseNet | Scorer, data: ImageSet, n_pairs: int = 1000, seed: int = 0, within_alphabet: bool = True
 ) -> dict:
     """Verification on ``n_pairs`` seeded pairs (half same) from :class:`~siamese.data.PairSampler`.
 
@@ -57,7 +57,7 @@ def evaluate_verification(
     and ``log_loss`` only when the scores are probabilities (else ``None``).
     """
     scorer = as_scorer(model_or_scorer)
-    left, right, same = PairSampler(data, n_pairs, seed=seed, within_group=within_group).batch(0)
+    left, right, same = PairSampler(data, n_pairs, seed=seed, within_alphabet=within_alphabet).batch(0)
     prefetch(scorer, [data.images[i] for i in np.unique(np.concatenate([left, right]))])
     scores = pair_scores(scorer, [data.images[i] for i in left], [data.images[i] for i in right])
     labels = same.astype(bool)
@@ -70,5 +70,5 @@ def evaluate_verification(
         "n_pairs": int(len(labels)),
         "mean_score_same": float(scores[labels].mean()),
         "mean_score_different": float(scores[~labels].mean()),
-        "settings": {"data": data.name, "n_pairs": n_pairs, "seed": seed, "within_group": within_group},
+        "settings": {"data": data.name, "n_pairs": n_pairs, "seed": seed, "within_alphabet": within_alphabet},
     }

@@ -28,10 +28,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded as it is; the message says why."""
 
 
-def model_preprocess_config(size: int, channels: int, kind: str, fit_to_box: bool = False) -> PreprocessConfig:
+def model_preprocess_config(input_size: int, channels: int, kind: str, fit_to_box: bool = False) -> PreprocessConfig:
     """A model's input settings from its constructor arguments (:class:`PreprocessConfig` checks them);
     ``fit_to_box`` only applies to ink."""
-    return PreprocessConfig(size=size, channels=channels, kind=kind, fit_to_box=bool(fit_to_box) and kind == "ink")
+    return PreprocessConfig(input_size=input_size, channels=channels, kind=kind, fit_to_box=bool(fit_to_box) and kind == "ink")
 
 
 class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
@@ -76,7 +76,7 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def prepare_inputs(self, images: Sequence[ImageLike] | torch.Tensor) -> torch.Tensor:
+    def preprocess_inputs(self, images: Sequence[ImageLike] | torch.Tensor) -> torch.Tensor:
         """Raw images (or an already preprocessed batch) -> a batch on the model's device."""
         if isinstance(images, torch.Tensor):
             batch = images if images.dim() == 4 else images[None]
@@ -90,7 +90,7 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         was_training = self.training
         self.eval()
         try:
-            batch = self.prepare_inputs(images)
+            batch = self.preprocess_inputs(images)
             return torch.cat([self.features(chunk) for chunk in batch.split(batch_size)])
         finally:
             self.train(was_training)
@@ -112,7 +112,7 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
         config = self.preprocess_config
         counter = FlopCounterMode(display=False)
         with counter, torch.inference_mode():
-            self.features(torch.rand(1, config.channels, config.size, config.size, device=next(self.parameters()).device))
+            self.features(torch.rand(1, config.channels, config.input_size, config.input_size, device=next(self.parameters()).device))
         return counter.get_total_flops()
 
     # --- saving and loading ----------------------------------------------------------------

@@ -137,7 +137,7 @@ def _speed(folder: Path, repeats: int = 20) -> list[str]:
     cells = []
     with torch.inference_mode():
         for batch in (1, 64):
-            images = torch.rand(batch, config.channels, config.size, config.size)
+            images = torch.rand(batch, config.channels, config.input_size, config.input_size)
             model.embed(images)
             times = []
             for _ in range(repeats if batch == 1 else max(3, repeats // 4)):

@@ -34,7 +34,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSampler, to_tensor
+from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSampler, preprocess_dataset
 from siamese.evaluation import checkpoint_plan, evaluate_oneshot, evaluate_verification, model_scorer, run_plan
 from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
@@ -65,7 +65,7 @@ class TrainingError(RuntimeError):
 @dataclass
 class TrainConfig:
     data: str = "omniglot"  # omniglot | mnist | att_faces | folder:PATH
-    arch: str = "compact"  # compact | koch
+    architecture: str = "compact"  # compact | koch
     model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments, e.g. {"input_size": 64}
     loss: str = "bce"  # bce | contrastive | prototypical (episodes) | cosface (softmax over every training class)
     margin: float = 1.0  # contrastive loss margin
@@ -129,11 +129,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     torch.manual_seed(config.seed)
 
     # --- data: preprocess once through the shared path, keep as uint8 in memory -------------
-    model = build_model(config.arch, **config.model_args)
+    model = build_model(config.architecture, **config.model_args)
     train_set, val_set = load_train_val(config.data, config.seed)
     if config.rotated_classes:
         train_set = train_set.with_rotated_classes()
-    train_images = to_tensor(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
+    train_images = preprocess_dataset(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
     if config.loss == "prototypical":
         sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed, config.within_alphabet)
         batch = config.episode_way * (config.episode_shot + config.episode_query) * world
@@ -372,7 +372,7 @@ class Validation:
 
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
-_RUN_IDENTITY = ("data", "arch", "model_args", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
+_RUN_IDENTITY = ("data", "architecture", "model_args", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
                  "batch_size", "episode_way", "episode_shot", "episode_query", "within_alphabet", "augment", "stroke_jitter",
                  "elastic", "rotated_classes", "seed")  # fmt: skip
 
@@ -392,7 +392,7 @@ def _feature_dim(model: SiameseNet) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        dim = model.features(torch.zeros(1, config.channels, config.size, config.size, device=next(model.parameters()).device)).shape[1]
+        dim = model.features(torch.zeros(1, config.channels, config.input_size, config.input_size, device=next(model.parameters()).device)).shape[1]
     model.train(was_training)
     return int(dim)
 

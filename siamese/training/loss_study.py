@@ -39,7 +39,7 @@ OBJECTIVES: dict[str, dict[str, Any]] = {
     "cosface": {"loss": "cosface", "classifier_lr_scale": 10.0},  # a cosine softmax over every training class
     # The paper's network, optimiser and loss (Koch et al. 2015); it validates only when its budget ends,
     # because one validation of a 105 x 105 network costs a large share of a few CPU-minutes.
-    "koch": {"arch": "koch", "model_args": {}, "optimizer": "koch-sgd", "lr": 0.01, "loss": "bce", "eval_every": 10**9},
+    "koch": {"architecture": "koch", "model_args": {}, "optimizer": "koch-sgd", "lr": 0.01, "loss": "bce", "eval_every": 10**9},
 }
 
 #: The settings of each data set that every objective shares (the faces are photos; MNIST has 6 training digits).
@@ -282,7 +282,7 @@ def _plot_pairs(config: LossStudyConfig, objectives: list[str], records: dict[st
     from siamese.hub import load_model
 
     data = load_split(config.data, "test", 0)
-    left, right, same = PairSampler(data, max(config.pairs, config.shown_pairs), seed=0, within_group=True).batch(0)
+    left, right, same = PairSampler(data, max(config.pairs, config.shown_pairs), seed=0, within_alphabet=True).batch(0)
     half = config.shown_pairs // 2
     picked = [i for i in np.flatnonzero(same)[: config.shown_pairs - half]] + [i for i in np.flatnonzero(~same.astype(bool))[:half]]
     pairs = [(data.images[left[i]], data.images[right[i]], bool(same[i])) for i in sorted(picked)]

@@ -34,7 +34,7 @@ PREPROCESS_VERSION = 2
 class PreprocessConfig:
     """How a model wants its input; stored in each checkpoint's ``config.json``."""
 
-    size: int = 105
+    input_size: int = 105  # pixels of the square the model takes
     channels: int = 1
     kind: str = "ink"  # "ink" (characters: polarity-normalised) or "photo" (kept as is)
     fit_to_box: bool = False  # crop to the ink's bounding box and centre it (position and scale)
@@ -47,15 +47,15 @@ class PreprocessConfig:
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}.")
         if self.kind == "ink" and self.channels != 1:
             raise ValueError(f"kind 'ink' takes 1 channel, got channels={self.channels}; for colour images use kind 'photo'.")
-        if self.size < 8:
-            raise ValueError(f"size must be at least 8, got {self.size}.")
+        if self.input_size < 8:
+            raise ValueError(f"input_size must be at least 8, got {self.input_size}.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def preprocess(image: Image.Image | np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> torch.Tensor:
-    """Map any PIL image or array to the model's input tensor ``[C, size, size]``."""
+    """Map any PIL image or array to the model's input tensor ``[C, input_size, input_size]``."""
     pil = _as_pil(image)
     if pil.width < 1 or pil.height < 1:
         raise ImageInputError("The image is empty (0 pixels).")
@@ -67,11 +67,11 @@ def preprocess(image: Image.Image | np.ndarray, config: PreprocessConfig = Prepr
     tensor = torch.from_numpy(array)
     if config.kind == "ink" and config.fit_to_box:
         tensor = normalise_stroke_width(fit_to_box(tensor, config.margin))
-    return resize(tensor, config.size)
+    return resize(tensor, config.input_size)
 
 
 def preprocess_batch(images: Sequence[Image.Image | np.ndarray], config: PreprocessConfig) -> torch.Tensor:
-    """Stack :func:`preprocess` over a list into ``[N, C, size, size]``."""
+    """Stack :func:`preprocess` over a list into ``[N, C, input_size, input_size]``."""
     if len(images) == 0:
         raise ImageInputError("No images were given.")
     return torch.stack([preprocess(image, config) for image in images])

@@ -38,9 +38,9 @@ def test_pairs_are_balanced_and_labelled_correctly(batch_size: int) -> None:
         assert not np.any((left == right) & (same == 1))  # a same-pair is two different images
 
 
-def test_within_group_negatives_stay_in_their_group(omniglot_background: ImageSet) -> None:
+def test_within_alphabet_negatives_stay_in_their_group(omniglot_background: ImageSet) -> None:
     data = omniglot_background
-    sampler = PairSampler(data, batch_size=64, seed=1, within_group=True)
+    sampler = PairSampler(data, batch_size=64, seed=1, within_alphabet=True)
     for step in range(10):
         left, right, same = sampler.batch(step)
         assert np.all(data.groups[left] == data.groups[right])
@@ -118,7 +118,7 @@ def test_trials_respect_the_drawers(omniglot_validation: ImageSet) -> None:
 
 def test_k_shot_and_across_group_trials(omniglot_validation: ImageSet) -> None:
     data = omniglot_validation
-    sampler = TrialSampler(data, n_way=5, k_shot=3, trials_per_group=5, within_group=False, seed=4)
+    sampler = TrialSampler(data, n_way=5, k_shot=3, trials_per_group=5, within_alphabet=False, seed=4)
     assert len(sampler) == 5
     for trial in sampler:
         assert trial.support.shape == (5, 3)
@@ -154,8 +154,8 @@ def test_episodes_have_the_right_shape_and_disjoint_support_and_query(omniglot_b
     assert not np.array_equal(sampler.episode(3).support, sampler.episode(4).support)
 
 
-def test_within_group_episodes(omniglot_background: ImageSet) -> None:
-    sampler = EpisodeSampler(omniglot_background, n_way=10, within_group=True, seed=1)
+def test_within_alphabet_episodes(omniglot_background: ImageSet) -> None:
+    sampler = EpisodeSampler(omniglot_background, n_way=10, within_alphabet=True, seed=1)
     for step in range(10):
         episode = sampler.episode(step)
         assert len(set(omniglot_background.groups[episode.support.ravel()])) == 1
@@ -181,9 +181,9 @@ def test_class_batches_hold_per_class_images_of_distinct_classes_with_their_labe
     assert not np.array_equal(sampler.batch(3)[0], sampler.batch(4)[0])
 
 
-def test_class_batches_within_groups_fill_from_one_group_before_the_next() -> None:
+def test_class_batches_within_alphabets_fill_from_one_group_before_the_next() -> None:
     data = _toy(classes=12, per_class=3, groups=3)  # 4 classes per group
-    sampler = ClassBatchSampler(data, n_classes=4, per_class=2, seed=0, within_group=True)
+    sampler = ClassBatchSampler(data, n_classes=4, per_class=2, seed=0, within_alphabet=True)
     for step in range(10):
         _, labels = sampler.batch(step)
         assert len(set(data.groups[np.isin(data.labels, labels)].tolist())) == 1

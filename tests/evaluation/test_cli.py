@@ -100,7 +100,7 @@ def test_oneshot_and_verification_on_a_folder_of_classes(model_dir, tmp_path, ca
 def test_ranking_within_and_across_alphabets(model_dir, capsys):
     assert main(["ranking", "--model", str(model_dir), "--queries", "30", "--json"]) == 0
     within = json.loads(capsys.readouterr().out)
-    assert main(["ranking", "--model", str(model_dir), "--queries", "30", "--across-alphabets", "--json"]) == 0
+    assert main(["ranking", "--model", str(model_dir), "--queries", "30", "--no-within-alphabet", "--json"]) == 0
     across = json.loads(capsys.readouterr().out)
     assert within["evaluated_on"]["split"] == across["evaluated_on"]["split"] == "evaluation"
     assert across["candidates"] == 659 and within["candidates"] < 659

@@ -79,7 +79,7 @@ def test_oracle_is_perfect_on_sampled_validation_trials(omniglot_validation):
     assert result["accuracy"] == 1.0
     assert result["n_trials"] == 400
     assert sorted(result["per_group"]) == sorted(omniglot_validation.group_names)
-    assert result["settings"]["n_way"] == 20 and result["settings"]["within_group"] is True
+    assert result["settings"]["n_way"] == 20 and result["settings"]["within_alphabet"] is True
 
 
 def test_k_shot_averages_over_the_support_images(omniglot_validation):
@@ -141,7 +141,7 @@ def test_sampled_trials_report_the_binomial_standard_error(omniglot_validation):
 def test_ranking_oracle_is_perfect_and_chance_is_about_one_over_the_alphabet(omniglot_validation):
     perfect = evaluate_ranking(set_oracle(omniglot_validation), omniglot_validation, n_queries=60, seed=2)
     assert perfect["accuracy"] == perfect["top_k_accuracy"] == 1.0 and perfect["n_queries"] == 60
-    across = evaluate_ranking(random_scorer(0), omniglot_validation, n_queries=200, within_group=False, top_k=5)
+    across = evaluate_ranking(random_scorer(0), omniglot_validation, n_queries=200, within_alphabet=False, top_k=5)
     assert across["candidates"] == omniglot_validation.num_classes
     assert across["accuracy"] < 0.05 and across["top_k_accuracy"] < 0.1
     within = evaluate_ranking(random_scorer(0), omniglot_validation, n_queries=200, top_k=5)

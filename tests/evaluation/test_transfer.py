@@ -34,7 +34,7 @@ def test_random_scorer_is_at_chance(mnist_test):
 
 def test_trials_show_every_digit_once_and_a_new_query(mnist_test):
     """The transfer trials are TrialSampler's 10-way one-shot trials over the ten digits."""
-    sampler = TrialSampler(mnist_test, n_way=10, trials_per_group=50, seed=0, within_group=False)
+    sampler = TrialSampler(mnist_test, n_way=10, trials_per_group=50, seed=0, within_alphabet=False)
     for trial in sampler:
         support = trial.support[:, 0]
         assert sorted(mnist_test.labels[support]) == list(range(10))

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def _batch(model: SiameseNet) -> torch.Tensor:
-    size = model.preprocess_config.size
+    size = model.preprocess_config.input_size
     return torch.rand(6, model.preprocess_config.channels, size, size, generator=torch.Generator().manual_seed(1))
 
 

@@ -31,7 +31,7 @@ def _trained_looking(model: SiameseNet) -> SiameseNet:
         for parameter in model.parameters():
             parameter.add_(0.01 * torch.randn(parameter.shape, generator=generator))
     model.train()
-    size = model.preprocess_config.size
+    size = model.preprocess_config.input_size
     with torch.no_grad():  # updates batch-norm running statistics
         model.features(torch.rand(4, model.preprocess_config.channels, size, size, generator=generator))
     return model.eval()

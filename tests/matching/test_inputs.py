@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from siamese.matching import DrawingError, image_from_editor
 from siamese.transforms import PreprocessConfig, has_ink, preprocess
 
-INK = PreprocessConfig(size=56, fit_to_box=True)
+INK = PreprocessConfig(input_size=56, fit_to_box=True)
 
 
 def _stroke_layer(size: int = 200) -> Image.Image:

@@ -36,7 +36,7 @@ def test_default_configuration(compact: CompactNet) -> None:
     assert DEFAULT_ARCHITECTURE == "compact"
     assert isinstance(build_model(), CompactNet)
     config = compact.preprocess_config
-    assert (config.size, config.channels, config.kind, config.fit_to_box) == (56, 1, "ink", True)
+    assert (config.input_size, config.channels, config.kind, config.fit_to_box) == (56, 1, "ink", True)
 
 
 def test_output_shapes(compact: CompactNet) -> None:
@@ -100,8 +100,8 @@ def _flops_per_image(model, size: int) -> int:
 
 def test_flops_are_at_least_ten_times_fewer_than_koch(compact: CompactNet) -> None:
     koch = KochNet().eval()
-    koch_flops = _flops_per_image(koch, koch.preprocess_config.size)
-    compact_flops = _flops_per_image(compact, compact.preprocess_config.size)
+    koch_flops = _flops_per_image(koch, koch.preprocess_config.input_size)
+    compact_flops = _flops_per_image(compact, compact.preprocess_config.input_size)
     assert koch_flops > 1e9  # ~1.8 GFLOPs at 105 x 105: the counter sees the convolutions
     assert 0 < compact_flops * 10 <= koch_flops
 
@@ -140,7 +140,7 @@ def test_rgb_photo_model_takes_any_image_through_the_shared_preprocessing(tmp_pa
     torch.manual_seed(0)
     model = CompactNet(input_size=32, channels=3, kind="photo").eval()
     config = model.preprocess_config
-    assert (config.size, config.channels, config.kind, config.fit_to_box) == (32, 3, "photo", False)
+    assert (config.input_size, config.channels, config.kind, config.fit_to_box) == (32, 3, "photo", False)
     red, green = Image.new("RGB", (50, 40), (200, 30, 30)), Image.new("RGB", (50, 40), (30, 200, 30))
     batch = preprocess_batch([red, np.asarray(green), red.convert("L"), red.convert("RGBA")], config)
     assert batch.shape == (4, 3, 32, 32)
@@ -187,7 +187,7 @@ def test_a_config_without_kind_loads_strictly_as_ink_with_the_same_outputs(tmp_p
 
     assert "kind" not in json.loads((DEFAULT_CHECKPOINT / "config.json").read_text())  # written before kind existed
     bundled = siamese.load_model(DEFAULT_CHECKPOINT)
-    assert bundled.preprocess_config == PreprocessConfig(size=56, channels=1, kind="ink", fit_to_box=True)
+    assert bundled.preprocess_config == PreprocessConfig(input_size=56, channels=1, kind="ink", fit_to_box=True)
     explicit = tmp_path / "explicit"
     shutil.copytree(DEFAULT_CHECKPOINT, explicit)
     config = json.loads((explicit / "config.json").read_text())

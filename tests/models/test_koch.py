@@ -167,7 +167,7 @@ def test_compare_gives_probabilities_for_every_pair(koch: KochNet) -> None:
 def test_build_model_by_name() -> None:
     model = build_model("koch")
     assert isinstance(model, KochNet)
-    assert model.preprocess_config.size == 105 and model.preprocess_config.kind == "ink"
+    assert model.preprocess_config.input_size == 105 and model.preprocess_config.kind == "ink"
 
 
 def test_kind_is_ink_by_default_and_photo_on_request() -> None:

@@ -74,12 +74,12 @@ def test_what_cannot_run_gets_a_one_line_error_before_any_training(tmp_path: Pat
 def test_every_objective_trains_the_same_network_on_the_same_data_and_budget() -> None:
     config = LossStudyConfig(cpu_minutes=2.5)
     runs = {o: train_config(config, o, seed=1) for o in ("bce", "contrastive", "prototypical", "cosface")}
-    shared = ("data", "arch", "model_args", "augment", "within_alphabet", "seed", "max_minutes", "budget_clock", "optimizer", "lr")
+    shared = ("data", "architecture", "model_args", "augment", "within_alphabet", "seed", "max_minutes", "budget_clock", "optimizer", "lr")
     for field in shared:
         assert len({json.dumps(getattr(c, field)) for c in runs.values()}) == 1, field
     assert runs["bce"].budget_clock == "cpu" and runs["bce"].max_minutes == 2.5
     assert [c.loss for c in runs.values()] == ["bce", "contrastive", "prototypical", "cosface"]
     koch = train_config(config, "koch", seed=1)
-    assert (koch.arch, koch.optimizer, koch.loss, koch.model_args) == ("koch", "koch-sgd", "bce", {})
+    assert (koch.architecture, koch.optimizer, koch.loss, koch.model_args) == ("koch", "koch-sgd", "bce", {})
     with pytest.raises(StudyError):
         LossStudyConfig(extra={"no_such_setting": 1}).check()
