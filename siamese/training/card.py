@@ -97,6 +97,24 @@ def card_metadata(name: str, kind: str, evaluation: dict[str, Any] | None) -> st
     return data.to_yaml()
 
 
+def card_name(folder: Path, kind: str) -> str:
+    """The name a card gives its model on the Hub, e.g. ``compact-omniglot``."""
+    return f"{json.loads((folder / 'config.json').read_text())['architecture']}-{_TAGS[kind]}"
+
+
+def refresh_card_metadata(folder: Path, kind: str) -> None:
+    """Rewrite a card's front matter from its folder's ``evaluation.json``, leaving the rest of the card as it is,
+    so that a checkpoint measured again (or carded before the metadata had all its fields) gets what training
+    writes now."""
+    card = folder / "README.md"
+    text = card.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise ValueError(f"{card} has no front matter to refresh.")
+    body = text.split("---\n", 2)[2]
+    evaluation = json.loads((folder / EVALUATION_FILE).read_text())
+    card.write_text(f"---\n{card_metadata(card_name(folder, kind), kind, evaluation)}\n---\n{body}", encoding="utf-8")
+
+
 def _headline(evaluation: dict[str, Any]) -> list[str]:
     """The honest figure first: fresh within-alphabet trials, then Lake's fixed runs, each beside the
     published figures measured on the same protocol (an empty list when those evaluations are absent)."""
@@ -172,11 +190,10 @@ def write_model_card(
     data = train_config["data"]
     kind = protocol(data)
     splits = SPLITS[kind]
-    tag = _TAGS[kind]
     val_way = summary.get("val_way", 20)
     lines = [
         "---",
-        card_metadata(f"{model_config['architecture']}-{tag}", kind, evaluation),
+        card_metadata(card_name(folder, kind), kind, evaluation),
         "---",
         f"# {model_config['architecture']} Siamese network trained on {data}",
         "",

@@ -114,3 +114,19 @@ def test_digits_same_digit_scores_higher_than_different_digits() -> None:
     assert (len(same), len(different)) == (60, 810)
     assert same.mean() > different.mean() + 0.3
     assert np.median(same) > np.quantile(different, 0.75)
+
+
+@pytest.mark.parametrize("name", list(CARDED))
+def test_the_cards_hub_metadata_is_what_its_evaluation_gives(name: str) -> None:
+    from huggingface_hub import ModelCard
+
+    from siamese.training.card import card_metadata, card_name
+
+    folder = CHECKPOINTS_DIR / name
+    card = (folder / "README.md").read_text()
+    kind = CARDED[name]
+    assert card.split("---\n", 2)[1].strip() == card_metadata(card_name(folder, kind), kind, _evaluation(name)).strip()
+    data = ModelCard(card).data
+    assert data.license == "mit" and data.pipeline_tag and data.datasets
+    metrics = {result.metric_type for result in data.eval_results}
+    assert "accuracy" in metrics and all(0 <= result.metric_value <= 1 for result in data.eval_results)
