@@ -314,11 +314,11 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         with gr.Tab("About"):
             gr.Markdown(about_text())
 
-    # Measured with scripts/load_test.py (16 users mixing match and compare, 2 CPUs shared with two training runs): the
-    # app served about 4 requests/s whether 1, 2 or 4 ran at once (4.04 / 3.68 / 3.96 in 30 s runs; 4.77 over 60 s with
-    # 2: p50 3.2 s, p99 4.7 s, 0 errors), while one user alone gets 2.9/s at p50 0.33 s: the CPUs are the limit. Two at once
-    # (one per CPU) loses nothing and bounds the memory of running requests; a queue of 64 at 4 requests/s is a wait
-    # of about 16 s for the last in line, beyond which "queue full" at once is kinder than a longer wait.
+    # Measured with scripts/load_test.py --profile live (16 visitors, a match per stroke, ~1/s each, 2 shared CPUs;
+    # docs/reliability.md): p95 1.60 s with two at once, 1.69 s with four, 2.56 s with one, 0 errors. A match costs
+    # the server ~80 ms of CPU, so the CPUs are the limit; two (one per CPU) bound the memory of running requests. A
+    # queue of 64 at the 8-11 requests/s measured is a wait of 6-8 s for the last in line, beyond which "queue full"
+    # at once is kinder than a longer wait.
     demo.queue(default_concurrency_limit=2, max_size=64)
     return demo
 
