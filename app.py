@@ -229,8 +229,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             plain_image = explained(gr.Image(type="pil", visible=False))
             gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], api_outputs, api_name="match_image")
             if examples.drawings:
-                # Examples fill an image of their own, not the sketchpad: for a while after it is filled, a sketchpad
-                # sends its previous value, and the example would be matched as the drawing before it.
+                # Examples fill an image of their own: the pad is drawn on in the browser and takes no value from the server.
                 with gr.Row():
                     example = explained(gr.Image(label="Example drawing", type="pil", height=140, interactive=False, elem_id="example"))
                     drawing_examples = gr.Examples([[str(path), name] for path, name in examples.drawings], [example, alphabet],
@@ -304,7 +303,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             gr.Button(visible=False).click(teach, [symbols, teach_sketch, name], [symbols, taught, name], api_name="teach")
             gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
             if examples.symbols:
-                with gr.Row():  # an image of their own, as the drawing examples have, for the same reason
+                with gr.Row():  # an image of their own, as the drawing examples have
                     symbol_example = explained(gr.Image(label="Example symbol", type="pil", height=140, interactive=False))
                     symbol_examples = gr.Examples([[str(path), label] for path, label in examples.symbols], [symbol_example, name],
                                                   label="Try a symbol: click one to teach it", elem_id="teach-examples")  # fmt: skip
