@@ -19,7 +19,7 @@ from siamese.data import prepare_dataset
 from siamese.data.base import DataError
 from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
-from siamese.matching.inputs import image_from_data_url
+from siamese.matching.inputs import EDITOR_FORM, image_from_data_url
 from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, Challenge, MatchingService, TaughtSymbols
 from siamese.models import CheckpointError
 from siamese.transforms import ImageInputError, limit_image_pixels
@@ -76,7 +76,8 @@ def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
     """A hidden Sketchpad: the input of the named API endpoints, which take a Sketchpad value; the page draws on
     :func:`live_pad`."""
     return explained(gr.Sketchpad(label=label, type="pil", image_mode="RGBA", canvas_size=CANVAS, layers=False,
-                                  transforms=(), elem_id=elem_id, visible=False))  # fmt: skip
+                                  transforms=(), elem_id=elem_id, visible=False),
+                     form=f"Expected a drawing: send {EDITOR_FORM}.")  # fmt: skip
 
 
 def live_pad(elem_id: str) -> gr.Textbox:

@@ -191,7 +191,7 @@ HTTP_KINDS = [
     # drawings
     Kind("empty canvas (no composite, no layers)", "/match", lambda f: ({"background": None, "layers": [], "composite": None}, "Tengwar", 3), refused=("empty",)),
     Kind("no drawing at all (null)", "/match", lambda f: (None, "Tengwar", 3), refused=("draw a character",)),
-    Kind("drawing that is not an editor value (a string)", "/match", lambda f: ("a drawing", "Tengwar", 3), refused=("EditorData",)),
+    Kind("drawing that is not an editor value (a string)", "/match", lambda f: ("a drawing", "Tengwar", 3), refused=("Expected a drawing",)),
     Kind("blank drawing (all white)", "/match", drawn("white.png"), refused=BLANK),
     Kind("all-black image", "/match", drawn("black.png"), refused=BLANK),
     Kind("1x1 image", "/match", drawn("one_pixel.png"), refused=BLANK),

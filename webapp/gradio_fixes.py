@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 from gradio import processing_utils
 
-from siamese.utils import replacing
+from siamese.utils import one_line, replacing
 from siamese.transforms import image_file_error
 
 log = logging.getLogger("siamese.app")
@@ -59,11 +59,17 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
     return str(path)
 
 
-def explained(component, explain=image_file_error):
-    """Gradio turns what a visitor sends into a value before any handler or validator runs. A value it cannot turn
-    (a file PIL cannot decode, top_k "abc") gets ``explain(error)`` as its message, instead of Gradio's own, which
-    names a temporary path and a Python exception."""
+def explained(component, explain=image_file_error, form: str | None = None):
+    """Gradio turns what a visitor sends into a value before any handler or validator runs: first its data model
+    checks the payload's form, then the component decodes it. A payload it cannot turn (a string where a drawing is
+    expected, a file PIL cannot decode, top_k "abc") gets ``explain(error)`` as its message (``form``, when given, for
+    a payload of the wrong form), instead of Gradio's own, which names a temporary path, a pydantic model or a
+    Python exception, or says nothing at all."""
     convert = component.preprocess
+
+    def refuse(error: Exception, message: str | None = None) -> gr.Error:
+        log.info("refused an input: %s: %s", type(error).__name__, one_line(error, limit=200))
+        return gr.Error(message or str(explain(error)), print_exception=False)
 
     def preprocess(payload):
         try:
@@ -71,8 +77,20 @@ def explained(component, explain=image_file_error):
         except gr.Error:
             raise
         except Exception as error:  # noqa: BLE001 - PIL raises many kinds of error for bad files
-            log.info("refused an input: %s: %s", type(error).__name__, error)
-            raise gr.Error(explain(error), print_exception=False) from None
+            raise refuse(error) from None
 
     component.preprocess = preprocess
+    model = getattr(component, "data_model", None)
+    if isinstance(model, type) and hasattr(model, "model_validate"):
+
+        class Checked(model):  # the same model, with its refusal explained
+            @classmethod
+            def model_validate(cls, obj, *args, **kwargs):
+                try:
+                    return model.model_validate(obj, *args, **kwargs)
+                except Exception as error:  # noqa: BLE001 - pydantic's ValidationError, or a TypeError
+                    raise refuse(error, form) from None
+
+        Checked.__name__ = model.__name__
+        component.data_model = Checked
     return component
