@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import functools
 import inspect
-import json
 import logging
 import os
 import sys
@@ -33,12 +32,13 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from siamese.utils import free_port, percentile
 
+from webapp.report import add_json_argument, emit
 # match (the app's), then the reference server's text and image: Gradio's floor, with no output file and with one.
 ENDPOINTS = ("match", "text", "image")
 GOAL_RATIO = 1.5  # match / image, p50
@@ -372,7 +372,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3, help="rounds sent first and not counted (default 3)")
     parser.add_argument("--profile", action="store_true", help="then time the stages of each endpoint's requests")
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH", help="write the report as JSON (to stdout: -)")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.requests < 1:
         parser.error("--requests must be at least 1")
@@ -385,10 +385,5 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # Gradio's own messages: stdout is the report's alone
         report = run(args.requests, args.alphabet, args.top_k, args.profile, args.warmup,
                      command=" ".join(["python scripts/benchmark_app.py", *args.argv]))  # fmt: skip
-    if args.json == "-":
-        print(json.dumps(asdict(report), indent=2))
-    else:
-        print(table(report))
-        if args.json:
-            Path(args.json).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    emit(report, table(report), args.json)
     return 0

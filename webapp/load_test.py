@@ -30,7 +30,6 @@ JSON. Exit status 1 if any request failed.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -40,11 +39,12 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from siamese.utils import free_port, percentile
 
+from webapp.report import add_json_argument, emit
 ROOT = Path(__file__).resolve().parents[1]
 
 CHARACTERS = "Handwritten characters (Omniglot)"
@@ -481,7 +481,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-size", default="app", help="the queue's max_size, 0 for none (default: app.py's)")
     parser.add_argument("--url", help="drive this running app instead of starting one")
     parser.add_argument("--pid", type=int, help="with --url: the server's process id, for its memory")
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH", help="write the report as JSON (to stdout: -)")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
@@ -490,12 +490,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report = run(args)
-    if args.json == "-":
-        print(json.dumps(asdict(report), indent=2))
-    else:
-        print(table(report))
-        if args.json:
-            Path(args.json).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    emit(report, table(report), args.json)
     return 1 if report.errors else 0
 
 

@@ -22,19 +22,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import shutil
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from siamese.utils import percentile
 
+from webapp.report import add_json_argument, emit
 GOAL_P50_MS = 300.0
 CANVAS = 420  # app.CANVAS, in pixels
 VIEWPORT = {"width": 1280, "height": 1000}
@@ -281,7 +281,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--alphabet", default="All alphabets", help='what the drawing is matched against (default: "All alphabets")')
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer")
     parser.add_argument("--browser-arg", action="append", default=[], help="an extra Chromium flag (repeatable)")
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH", help="write the report as JSON (to stdout: -)")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.strokes < 2:
         parser.error("--strokes must be at least 2 (the first is a warm-up)")
@@ -294,10 +294,5 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.redirect_stdout(sys.stderr):  # Gradio's own messages: stdout is the report's alone
         report = run(args.strokes, args.alphabet, args.timeout, tuple(args.browser_arg),
                      command=" ".join(["python scripts/benchmark_page.py", *args.argv]))  # fmt: skip
-    if args.json == "-":
-        print(json.dumps(asdict(report), indent=2))
-    else:
-        print(table(report))
-        if args.json:
-            Path(args.json).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    emit(report, table(report), args.json)
     return 0
