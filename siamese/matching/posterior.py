@@ -11,6 +11,7 @@ checkpoint, in ``calibration.json`` beside ``config.json``.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class Calibration:
     details: dict[str, Any] = field(default_factory=dict, compare=False)  #: what it was fitted on, and its figures
 
     def __post_init__(self) -> None:
-        if not (self.temperature > 0 and torch.isfinite(torch.tensor(self.temperature))):
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise ValueError(f"The temperature must be a positive number, got {self.temperature}.")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"The threshold must be from 0 to 1, got {self.threshold}.")
