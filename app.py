@@ -21,10 +21,10 @@ from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
 from siamese.matching.inputs import EDITOR_FORM, image_from_data_url
 from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, Challenge, MatchingService, TaughtSymbols
-from siamese.models import CheckpointError
-from siamese.transforms import ImageInputError, limit_image_pixels
+from siamese.transforms import limit_image_pixels
 
-from webapp.gradio_fixes import explained, install_gradio_fixes
+from webapp.errors import IMAGE_FORM, explained, in_words, install_error_contract, unchecked
+from webapp.gradio_fixes import install_gradio_fixes
 
 log = logging.getLogger("siamese.app")
 
@@ -34,7 +34,6 @@ MAX_FILE_SIZE = "5mb"
 # wide, relative to its size, as Omniglot's scans (preprocessing evens out the rest).
 CANVAS = (420, 420)
 PEN_WIDTH = 16
-USER_ERRORS = (ImageInputError, ValueError, CheckpointError)
 
 
 def configure_process() -> None:
@@ -42,6 +41,7 @@ def configure_process() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     limit_image_pixels()  # an upload over 16 megapixels (e.g. a 20,000 x 20,000 PNG bomb) is refused from its header
     install_gradio_fixes()  # atomic writes of output images, freed memory returned (see webapp/gradio_fixes.py)
+    install_error_contract()  # server paths and a full queue refused in words (see webapp/errors.py)
 
 
 @functools.cache
@@ -53,10 +53,6 @@ def start_service() -> MatchingService:
     except DataError as error:
         log.warning("no Omniglot gallery (%s); draw & match is off", error)
         return MatchingService.start(cache_dir=data_dir() / "cache", with_gallery=False)
-
-
-def _user_error(error: Exception) -> gr.Error:
-    return gr.Error(str(error), print_exception=False)
 
 
 def _taught(symbols: TaughtSymbols) -> list:
@@ -80,6 +76,11 @@ def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
                      form=f"Expected a drawing: send {EDITOR_FORM}.")  # fmt: skip
 
 
+def image_input(**options) -> gr.Image:
+    """An image input whose payload, sent through the API, is refused in words when it is not an image file."""
+    return explained(gr.Image(type="pil", **options), form=f"Expected an image file: send {IMAGE_FORM}.")
+
+
 def live_pad(elem_id: str) -> gr.Textbox:
     """The Draw & match canvas (``webapp/pad.js``) and the textbox that carries its drawing, a PNG data URL, to the
     server after each stroke; the textbox is returned, for events."""
@@ -101,6 +102,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
     """The page, its endpoints and its queue, over ``service``."""
     examples = service.examples
 
+    @in_words
     def match(sketch: dict | None, alphabet: str, top_k: int):
         """Which Omniglot characters a drawing is: the top-k characters with P(character | drawing) (a softmax over
         the candidates, calibrated on validation), the drawing as the model sees it, and a one-line verdict ("no
@@ -110,10 +112,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         alphabet: one of the 50 Omniglot alphabets or "All alphabets".
         top_k: how many characters to return (1-20).
         """
-        try:
-            result = service.match(sketch, alphabet, top_k)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        result = service.match(sketch, alphabet, top_k)
         return {m.label: m.probability for m in result.matches}, result.view, result.message
 
     def match_shown(sketch, alphabet: str, top_k: int):
@@ -132,53 +131,41 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         """An example drawing, matched in its alphabet, and that alphabet's sheet."""
         return *match_shown(drawing, alphabet, top_k), show_alphabet(alphabet)
 
+    @in_words
     def show_alphabet(alphabet: str):
-        try:
-            sheet = service.alphabet_sheet(alphabet)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        sheet = service.alphabet_sheet(alphabet)
         label = f"{alphabet}: its {len(sheet)} characters, to copy from" if sheet else "Choose an alphabet to see its characters"
         return gr.Gallery(value=[(str(path), name) for path, name in sheet], label=label)
 
+    @in_words
     def draw_this_one(challenge: Challenge, alphabet: str):
-        try:
-            challenge, prompt = service.next_challenge(challenge, alphabet)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        challenge, prompt = service.next_challenge(challenge, alphabet)
         return challenge, str(prompt), f"Copy this character (another person drew it), then press **Check my copy**. {challenge.score}."
 
+    @in_words
     def check_copy(challenge: Challenge, drawing: str, alphabet: str):
-        try:
-            result = service.check_challenge(challenge, _pad_image(drawing))
-            challenge, prompt = service.next_challenge(result.challenge, alphabet)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        result = service.check_challenge(challenge, _pad_image(drawing))
+        challenge, prompt = service.next_challenge(result.challenge, alphabet)
         icon = "✅" if result.found else "❌"
         return challenge, str(prompt), f"{icon} {result.message} Next: copy this one."
 
+    @in_words
     def compare(image_a, image_b, domain: str):
         """P(same) for two images (calibrated), a verdict, and both images as the model sees them.
 
         domain: which model judges the pair, e.g. "Handwritten characters (Omniglot)".
         """
-        try:
-            result = service.compare(image_a, image_b, domain)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        result = service.compare(image_a, image_b, domain)
         return {"same": result.probability, "different": 1.0 - result.probability}, result.views[0], result.views[1], result.message
 
+    @in_words
     def teach(symbols: TaughtSymbols, sketch: dict | None, name: str):
-        try:
-            symbols = service.teach(symbols, sketch, name)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        symbols = service.teach(symbols, sketch, name)
         return symbols, _taught(symbols), ""
 
+    @in_words
     def classify(symbols: TaughtSymbols, sketch: dict | None):
-        try:
-            result = service.classify(symbols, sketch, top_k=3)
-        except USER_ERRORS as error:
-            raise _user_error(error) from None
+        result = service.classify(symbols, sketch, top_k=3)
         return {m.label: m.probability for m in result.matches}, result.view, result.message
 
     def teach_drawn(symbols: TaughtSymbols, drawing: str, name: str):
@@ -208,8 +195,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
                     gr.Markdown("**Draw one character**: the answer updates after each stroke.")
                     drawing = live_pad("draw-pad")
                     alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
-                    top_k = explained(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"),
-                                      lambda error: ValueError(f"top_k must be a number from 1 to {MAX_TOP_K}."))  # fmt: skip
+                    top_k = unchecked(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"))  # the service words a bad top_k
                 with gr.Column():
                     verdict = gr.Markdown(elem_id="verdict")
                     scores = gr.Label(label="P(character | drawing), calibrated over the candidates", elem_id="scores")
@@ -227,12 +213,12 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             sketch = sketchpad("A drawing", "api-sketch")
             api_outputs = [scores, seen, verdict]
             gr.Button(visible=False).click(match, [sketch, alphabet, top_k], api_outputs, api_name="match")
-            plain_image = explained(gr.Image(type="pil", visible=False))
+            plain_image = image_input(visible=False)
             gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], api_outputs, api_name="match_image")
             if examples.drawings:
                 # Examples fill an image of their own: the pad is drawn on in the browser and takes no value from the server.
                 with gr.Row():
-                    example = explained(gr.Image(label="Example drawing", type="pil", height=140, interactive=False, elem_id="example"))
+                    example = image_input(label="Example drawing", height=140, interactive=False, elem_id="example")
                     drawing_examples = gr.Examples([[str(path), name] for path, name in examples.drawings], [example, alphabet],
                                                    label="Try a drawing (by a person whose drawings the gallery does not hold)",
                                                    elem_id="draw-examples")  # fmt: skip
@@ -259,9 +245,9 @@ def build_demo(service: MatchingService) -> gr.Blocks:
 
         with gr.Tab("Compare two images"):
             with gr.Row():
-                image_a = explained(gr.Image(label="First image", type="pil", sources=["upload", "clipboard"]))
-                image_b = explained(gr.Image(label="Second image", type="pil", sources=["upload", "clipboard"]))
-            domain = gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show")
+                image_a = image_input(label="First image", sources=["upload", "clipboard"])
+                image_b = image_input(label="Second image", sources=["upload", "clipboard"])
+            domain = unchecked(gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show"))
             compare_button = gr.Button("Compare", variant="primary")
             compare_verdict = gr.Markdown(elem_id="compare-verdict")
             with gr.Row():
@@ -305,7 +291,7 @@ def build_demo(service: MatchingService) -> gr.Blocks:
             gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
             if examples.symbols:
                 with gr.Row():  # an image of their own, as the drawing examples have
-                    symbol_example = explained(gr.Image(label="Example symbol", type="pil", height=140, interactive=False))
+                    symbol_example = image_input(label="Example symbol", height=140, interactive=False)
                     symbol_examples = gr.Examples([[str(path), label] for path, label in examples.symbols], [symbol_example, name],
                                                   label="Try a symbol: click one to teach it", elem_id="teach-examples")  # fmt: skip
                 symbol_examples.load_input_event.then(teach, [symbols, symbol_example, name], [symbols, taught, name],
@@ -323,12 +309,10 @@ def build_demo(service: MatchingService) -> gr.Blocks:
     return demo
 
 
+@in_words
 def _pad_image(drawing: str):
     """The image a pad sent, or the visitor's message."""
-    try:
-        return image_from_data_url(drawing)
-    except USER_ERRORS as error:
-        raise _user_error(error) from None
+    return image_from_data_url(drawing)
 
 
 def launch_kwargs() -> dict:

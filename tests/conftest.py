@@ -13,10 +13,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pytest
 import torch
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.utils import close_session
+from PIL import Image
 
 import siamese
 from siamese import CompactNet, SiameseNet
@@ -136,6 +138,63 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[SiameseNet, di
     return model, files
 
 
+# --- the files a careless or hostile visitor sends ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    folder: Path = tmp_path_factory.mktemp("bad-uploads")
+    data = load_omniglot("test", drawers=(2,))
+    index = [i for i, c in enumerate(data.labels) if data.class_names[c] == "Tengwar/character07"][0]
+    glyph = data.images[index].convert("L")  # black strokes on white, 105 x 105
+    other = data.images[0].convert("L")
+    ink = Image.eval(glyph, lambda v: 255 - v)  # 255 on the strokes
+    paths: dict[str, str] = {}
+
+    def save(name: str, image: Image.Image, **options) -> None:
+        paths[name] = str(folder / name)
+        image.save(paths[name], **options)
+
+    def write(name: str, data: bytes) -> None:
+        paths[name] = str(folder / name)
+        Path(paths[name]).write_bytes(data)
+
+    save("tengwar.png", glyph)
+    save("white.png", Image.new("L", (300, 300), 255))
+    save("black.png", Image.new("L", (300, 300), 0))
+    save("one_pixel.png", Image.new("L", (1, 1), 0))
+    save("transparent.png", Image.new("RGBA", (200, 200), (0, 0, 0, 0)))
+    save("strip.png", Image.new("L", (5000, 1), 0))
+    save("bomb.png", Image.new("1", (20_000, 20_000), 1))  # 400 megapixels in ~90 kB
+    save("100_megapixels.png", Image.new("L", (10_000, 10_000), 255))
+    write("not_an_image.png", b"this is not a png, just text with a .png name\n")
+    write("empty.png", b"")
+    write("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><rect width="9" height="9"/></svg>')
+    png = (folder / "tengwar.png").read_bytes()
+    write("truncated.png", png[: len(png) // 2])
+    save("tengwar.jpg", glyph.convert("RGB"), quality=95)
+    jpeg = (folder / "tengwar.jpg").read_bytes()
+    write("truncated.jpg", jpeg[: len(jpeg) // 2])
+    damaged = bytearray(png)
+    damaged[damaged.index(b"IDAT") + 20] ^= 0xFF  # one bit of the compressed pixels flipped
+    write("damaged.png", bytes(damaged))
+    save("cmyk.jpg", glyph.convert("CMYK"), quality=95)
+    save("16bit.png", Image.fromarray(np.asarray(glyph).astype(np.uint16) * 257))
+    palette = glyph.convert("P")
+    save("palette_transparency.png", palette, transparency=palette.getpixel((0, 0)))  # white = transparent
+    save("animated.gif", glyph, save_all=True, append_images=[other, Image.new("L", glyph.size, 255)], duration=80, loop=0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to show": the pixels are stored on their side
+    save("exif_rotated.jpg", glyph.transpose(Image.Transpose.ROTATE_90).convert("RGB"), quality=95, exif=exif)
+    save("gray_alpha.png", Image.merge("LA", (Image.new("L", glyph.size, 0), ink)))  # strokes opaque, the rest clear
+    layer = Image.merge("RGBA", (*(Image.new("L", glyph.size, 0),) * 3, ink))  # the canvas's own layer format
+    save("layer.png", layer)
+    nan = np.where(np.asarray(glyph) > 127, np.nan, 0.0).astype(np.float32)  # NaN paper, 0.0 ink
+    save("nan.tiff", Image.fromarray(nan, mode="F"))
+    write("over_the_limit.png", png + b"\0" * (5 * 1024 * 1024 + 1))  # a real PNG padded past 5 MB
+    return paths
+
+
 # --- the web app, launched in this process ----------------------------------------------------------
 
 
@@ -146,18 +205,24 @@ def closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
+def demo() -> Iterator:
     """The app (``app.py``) launched on a free loopback port as ``make run`` launches it; closed after the module."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         import app  # noqa: PLC0415 (only the modules that use the app pay for importing Gradio)
 
-        demo = app.create_demo()
-        _, url, _ = demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
+        launched = app.create_demo()
+        launched.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
         try:
-            yield url
+            yield launched
         finally:
-            demo.close()
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(demo) -> str:
+    """Where the launched app answers."""
+    return demo.local_url
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,9 @@ from PIL import Image, ImageDraw
 from siamese import CheckpointError
 from siamese.hub import DEFAULT_CHECKPOINT
 from siamese.serving import resolve_model
+from webapp.errors import NOT_UPLOADED
+
+import raw_http  # tests/ is on sys.path
 
 if TYPE_CHECKING:
     from fake_hub import FakeHub
@@ -50,24 +53,6 @@ def drawing(tmp_path_factory) -> str:
     ImageDraw.Draw(image).line([(100, 20), (20, 100)], fill=0, width=9)
     image.save(path)
     return str(path)
-
-
-def raw_call(app_url: str, client: Client, api_name: str, data: list) -> tuple[int, dict | str]:
-    """A request as a hand-written HTTP client sends it (``gradio_client`` would upload local paths itself)."""
-    base = app_url.rstrip("/")
-    session = uuid.uuid4().hex
-    body = {"data": data, "fn_index": client._infer_fn_index(api_name, None), "session_hash": session,
-            "event_data": None, "trigger_id": None}  # fmt: skip
-    joined = httpx.post(f"{base}/gradio_api/queue/join", json=body, timeout=60)
-    if joined.status_code != 200:
-        return joined.status_code, joined.json().get("detail", joined.text)
-    with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    return 200, message
-    raise AssertionError("the stream ended without an answer")
 
 
 # --- files the app serves ----------------------------------------------------------------------------------
@@ -112,10 +97,9 @@ def test_no_file_outside_the_cache_is_served(app_url, prefix, path) -> None:
 def test_its_own_outputs_are_served_but_not_what_lies_beside_them(app_url, client, drawing) -> None:
     uploaded = client.predict(handle_file(drawing), handle_file(drawing), CHARACTERS, api_name="/compare")
     assert Path(uploaded[1]).is_file()  # gradio_client downloaded the view from the server
-    status, message = raw_call(app_url, client, "/compare", [
-        {"path": _upload(app_url, drawing), "meta": {"_type": "gradio.FileData"}},
-        {"path": _upload(app_url, drawing), "meta": {"_type": "gradio.FileData"}}, CHARACTERS])  # fmt: skip
-    assert status == 200 and message["success"], message
+    answer = raw_http.call(app_url, client, "/compare", [handle_file(drawing), handle_file(drawing), CHARACTERS], Path(drawing).parent)
+    assert answer.status == 200 and answer.message["success"], answer
+    message = answer.message
     view_url = message["output"]["data"][1]["url"]
     assert httpx.get(view_url, timeout=30).status_code == 200
     cache_path = urllib.parse.unquote(view_url.split("file=", 1)[1])
@@ -124,26 +108,17 @@ def test_its_own_outputs_are_served_but_not_what_lies_beside_them(app_url, clien
         assert response.status_code in (403, 404), sneaky
 
 
-def _upload(app_url: str, path: str) -> str:
-    with open(path, "rb") as handle:
-        response = httpx.post(app_url.rstrip("/") + "/gradio_api/upload", files={"files": (Path(path).name, handle, "image/png")}, timeout=60)
-    response.raise_for_status()
-    return response.json()[0]
-
-
 @pytest.mark.parametrize("path", ["/etc/passwd", str(ROOT / "app.py"), "../app.py", str(DEFAULT_CHECKPOINT / "model.safetensors"),
                                   str(ROOT / "docs" / "pairs.png")])  # fmt: skip
-def test_a_server_path_sent_as_an_input_file_is_refused(app_url, client, path) -> None:
+def test_a_server_path_sent_as_an_input_file_is_refused(app_url, client, drawing, path) -> None:
     """A file value must name an upload: the app never reads a server file a visitor names (a real image included)."""
     as_file = {"path": path, "meta": {"_type": "gradio.FileData"}}
     for api_name, data in (("/compare", [as_file, as_file, CHARACTERS]),
                            ("/match", [{"background": None, "layers": [], "composite": as_file}, "All alphabets", 3]),
-                           ("/teach", [None, {"background": None, "layers": [as_file], "composite": None}, "x"])):  # fmt: skip (None: the State)
-        status, message = raw_call(app_url, client, api_name, data)
-        if status == 400:  # refused while the validator ran, before the queue: Gradio says why
-            assert "not uploaded by a user" in str(message), message
-        else:  # no validator (teach): refused in the queue, with no detail for the sender (the server logs it)
-            assert status == 200 and message["success"] is False and message["output"]["error"] is None, message
+                           ("/teach", [{"background": None, "layers": [as_file], "composite": None}, "x"])):  # fmt: skip
+        answer = raw_http.call(app_url, client, api_name, data, Path(drawing).parent)
+        assert answer.status == 200 and answer.message["success"] is False, answer
+        assert answer.error == NOT_UPLOADED, answer
 
 
 # --- uploads are size-limited -------------------------------------------------------------------------------
@@ -204,7 +179,7 @@ def test_hostile_names_are_plain_strings_no_file_opened_no_process_started(app_u
 
 
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "siamese" / "matching").glob("*.py")), *sorted((ROOT / "siamese" / "transforms").glob("*.py")),
-           ROOT / "siamese" / "serving.py", ROOT / "siamese" / "hub.py", ROOT / "webapp" / "gradio_fixes.py"]
+           ROOT / "siamese" / "serving.py", ROOT / "siamese" / "hub.py", ROOT / "webapp" / "gradio_fixes.py", ROOT / "webapp" / "errors.py"]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])

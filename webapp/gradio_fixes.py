@@ -6,18 +6,12 @@ than in the package. Nothing happens at import: ``app.main`` calls :func:`instal
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
-import gradio as gr
 from gradio import processing_utils
 
-from siamese.utils import one_line, replacing
-from siamese.transforms import image_file_error
-
-log = logging.getLogger("siamese.app")
-
+from siamese.utils import replacing
 
 def install_gradio_fixes() -> None:
     """Apply both process-wide fixes: atomic output-image writes, and freed memory given back."""
@@ -57,40 +51,3 @@ def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "w
         temporary.write_bytes(data)
         os.chmod(temporary, 0o644)  # as Gradio's own files (mkstemp makes them 0600)
     return str(path)
-
-
-def explained(component, explain=image_file_error, form: str | None = None):
-    """Gradio turns what a visitor sends into a value before any handler or validator runs: first its data model
-    checks the payload's form, then the component decodes it. A payload it cannot turn (a string where a drawing is
-    expected, a file PIL cannot decode, top_k "abc") gets ``explain(error)`` as its message (``form``, when given, for
-    a payload of the wrong form), instead of Gradio's own, which names a temporary path, a pydantic model or a
-    Python exception, or says nothing at all."""
-    convert = component.preprocess
-
-    def refuse(error: Exception, message: str | None = None) -> gr.Error:
-        log.info("refused an input: %s: %s", type(error).__name__, one_line(error, limit=200))
-        return gr.Error(message or str(explain(error)), print_exception=False)
-
-    def preprocess(payload):
-        try:
-            return convert(payload)
-        except gr.Error:
-            raise
-        except Exception as error:  # noqa: BLE001 - PIL raises many kinds of error for bad files
-            raise refuse(error) from None
-
-    component.preprocess = preprocess
-    model = getattr(component, "data_model", None)
-    if isinstance(model, type) and hasattr(model, "model_validate"):
-
-        class Checked(model):  # the same model, with its refusal explained
-            @classmethod
-            def model_validate(cls, obj, *args, **kwargs):
-                try:
-                    return model.model_validate(obj, *args, **kwargs)
-                except Exception as error:  # noqa: BLE001 - pydantic's ValidationError, or a TypeError
-                    raise refuse(error, form) from None
-
-        Checked.__name__ = model.__name__
-        component.data_model = Checked
-    return component

@@ -265,7 +265,7 @@ def _check_top_k(top_k: Any) -> int:
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise InputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {str(top_k)[:40]!r}.") from None
     if not 1 <= k <= MAX_TOP_K:
-        raise InputError(f"top_k must be from 1 to {MAX_TOP_K}, got {str(k)[:40]}.")
+        raise InputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}, got {str(k)[:40]}.")
     return k
 
 

@@ -65,7 +65,8 @@ def image_file_error(error: BaseException, max_pixels: int | None = None) -> Ima
         numbers = [int(n) for n in re.findall(r"\d+", text)]
         pixels, limit = (numbers[0], numbers[1]) if len(numbers) >= 2 else (None, 2 * Image.MAX_IMAGE_PIXELS)
         return ImageInputError(_too_large(pixels, min(limit, max_pixels or limit)))
-    if isinstance(error, UnidentifiedImageError) or (isinstance(error, OSError) and "cannot identify" in text):
+    # Gradio refuses an SVG by its name ("SVG files are not supported ..."), before PIL fails to identify it.
+    if isinstance(error, UnidentifiedImageError) or (isinstance(error, OSError) and "cannot identify" in text) or "SVG" in text:
         return ImageInputError("The file is not an image that can be read: send a PNG, JPEG, GIF, WebP, BMP or TIFF file.")
     if "truncated" in text or isinstance(error, EOFError):
         return ImageInputError("The image file is truncated (cut short while saving or uploading): save it again and retry.")
