@@ -7,7 +7,9 @@ import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
+
+from tqdm import tqdm
 
 
 def one_line(error: BaseException | str, limit: int = 400) -> str:
@@ -48,3 +50,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def progress_bar(iterable: Iterable | None = None, *, quiet: bool = False, **options) -> tqdm:
+    """A tqdm progress bar that follows tqdm's own rules: none when ``TQDM_DISABLE`` is set, none off a terminal
+    (a redirected log), none when ``quiet`` (e.g. every process but the first under torchrun).
+
+    tqdm reads ``TQDM_DISABLE`` as the default of ``disable``, so a ``disable=None`` passed explicitly would
+    override it; here ``disable`` is True when the variable is set and None (tqdm checks for a terminal) otherwise.
+    """
+    disable = True if quiet or os.environ.get("TQDM_DISABLE") else None
+    return tqdm(iterable, disable=disable, **options)

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
-from siamese.utils import replacing
+from siamese.utils import progress_bar, replacing
 from siamese.transforms import PREPROCESS_VERSION, PreprocessConfig, preprocess
 
 
@@ -117,6 +116,6 @@ def preprocess_dataset(
 
 def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: str) -> torch.Tensor:
     out = torch.empty((len(images), config.channels, config.input_size, config.input_size), dtype=torch.uint8)
-    for i, image in enumerate(tqdm(images, desc=desc, leave=False, disable=None)):  # tqdm decides: TQDM_DISABLE, a terminal
+    for i, image in enumerate(progress_bar(images, desc=desc, leave=False)):
         out[i] = (preprocess(image, config) * 255.0).round().to(torch.uint8)
     return out

@@ -29,9 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from siamese.data.base import DataError
+from siamese.utils import progress_bar
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -267,7 +266,7 @@ def _fetch(remote: RemoteFile, partial: Path, timeout: float) -> tuple[str, str]
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     with urllib.request.urlopen(remote.url, timeout=timeout) as response, open(partial, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=remote.name) as bar:
+        with progress_bar(total=total, unit="B", unit_scale=True, desc=remote.name) as bar:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 md5.update(chunk)

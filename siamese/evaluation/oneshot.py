@@ -11,12 +11,12 @@ from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from siamese.data import ImageSet, OneShotRun, TrialSampler, load_lake_runs
 from siamese.evaluation.scorers import Scorer, as_scorer, prefetch, score_matrix
 from siamese.models import SiameseNet
 from siamese.models.base import ImageLike
+from siamese.utils import progress_bar
 
 
 def choose(scorer: Scorer, query: ImageLike, candidates: Sequence[ImageLike], k_shot: int = 1) -> int:
@@ -42,7 +42,7 @@ def evaluate_lake_runs(scorer: SiameseNet | Scorer, runs: list[OneShotRun] | Non
     prefetch(scorer, [image for run in runs for image in (*run.training, *run.test)])
     per_run: dict[str, float] = {}
     n_correct = n_trials = 0
-    for run in tqdm(runs, desc="Lake runs", leave=False, disable=None):
+    for run in progress_bar(runs, desc="Lake runs", leave=False):
         correct = [choose(scorer, item, run.training) == int(answer) for item, answer in zip(run.test, run.answers)]
         per_run[run.name] = float(np.mean(correct))
         n_correct, n_trials = n_correct + sum(correct), n_trials + len(correct)
@@ -73,7 +73,7 @@ def evaluate_oneshot(
     needed = np.unique([i for trial in trials for i in (trial.query, *trial.support.reshape(-1))])
     prefetch(scorer, [data.images[i] for i in needed])
     hits: dict[str, list[bool]] = defaultdict(list)
-    for trial in tqdm(trials, desc=f"{n_way}-way {k_shot}-shot", leave=False, disable=None):
+    for trial in progress_bar(trials, desc=f"{n_way}-way {k_shot}-shot", leave=False):
         candidates = [data.images[i] for i in trial.support.reshape(-1)]
         picked = choose(scorer, data.images[trial.query], candidates, k_shot)
         hits[data.group_names[data.groups[trial.query]]].append(picked == trial.answer)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from siamese.data import ImageSet
 from siamese.evaluation.scorers import Scorer, as_scorer, prefetch, score_matrix
 from siamese.models import SiameseNet
+from siamese.utils import progress_bar
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class PageQueries:
         """``(query, candidate classes, scores)`` for each query; a caching scorer embeds every image up front."""
         images = self.data.images
         prefetch(scorer, [images[i] for i in np.concatenate([self.gallery, self.queries])])
-        for q in tqdm(self.queries, desc=desc, leave=False, disable=None):
+        for q in progress_bar(self.queries, desc=desc, leave=False):
             classes = self.candidates(q, within_alphabet)
             yield int(q), classes, score_matrix(scorer, [images[q]], [images[i] for i in self.gallery[classes]])[0]
 

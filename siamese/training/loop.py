@@ -56,6 +56,7 @@ from siamese.training.state import (
     truncate_metrics,
 )
 from siamese.transforms import training_augmentation
+from siamese.utils import progress_bar
 
 
 class TrainingError(RuntimeError):
@@ -205,8 +206,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # --- the loop -------------------------------------------------------------------------
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=range(start_step, total_steps),
                                          num_workers=config.workers, pin_memory=device.type == "cuda")  # fmt: skip
-    # disable=None follows tqdm's own rules: no bar off a terminal, and TQDM_DISABLE.
-    progress = tqdm(total=total_steps, initial=start_step, desc="training", disable=None if main_process else True, dynamic_ncols=True)
+    progress = progress_bar(total=total_steps, initial=start_step, desc="training", quiet=not main_process, dynamic_ncols=True)
     started, running = clock() - (state["elapsed"] if state else 0.0), []  # training time counts across resumes
     model.train()
     for step, (images, targets) in enumerate(loader, start=start_step):
