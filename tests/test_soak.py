@@ -50,7 +50,7 @@ def test_the_rss_slope_is_the_least_squares_line_in_mb_per_minute() -> None:
 
 def test_a_report_is_drawn_as_rss_over_time(tmp_path: Path) -> None:
     report = soak.Report(users=2, duration_s=90, interval_s=30, warm_up_s=30, requests=10, bad=1, bad_answered=1,
-                         rss_slope_mb_per_min=0.5)  # fmt: skip
+                         rss_slope_mb_per_min=0.5, rss_flat=True, machine={"cpus": 2, "load_average_1_5_15": [0.5, 0.5, 0.5]})  # fmt: skip
     report.samples = [soak.Sample(t, 5, 0, 0, 0, 0.1, 0.2, 900.0 + t / 60) for t in (0.0, 30.0, 60.0, 90.0)]
     soak.plot(report, str(tmp_path / "rss.png"))
     assert (tmp_path / "rss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
