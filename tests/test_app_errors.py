@@ -194,6 +194,22 @@ def test_the_server_still_answers_after_every_refusal(client: Client, files: Fil
     assert result[0]["label"] == "Tengwar — character 07"
 
 
+def test_an_upload_is_decoded_once(client: Client, files: Files, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gradio's image input decodes the file, in the queue, and hands the image on; nothing decodes it again (no
+    validator before the queue, no second open in the service)."""
+    import PIL.Image  # noqa: PLC0415
+
+    opened, open_image = [], PIL.Image.open
+
+    def counting_open(fp, *args, **kwargs):
+        opened.append(str(fp))
+        return open_image(fp, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    client.predict(handle_file(files["tengwar.png"]), "Tengwar", 3, api_name="/match_image")
+    assert len([path for path in opened if path.endswith("tengwar.png")]) == 1, opened
+
+
 # --- the table in the docs ------------------------------------------------------------------------------
 
 
