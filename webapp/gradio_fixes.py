@@ -13,6 +13,7 @@ from gradio import processing_utils
 
 from siamese.utils import replacing
 
+
 def install_gradio_fixes() -> None:
     """Apply both process-wide fixes: atomic output-image writes, and freed memory given back."""
     processing_utils.save_pil_to_cache = save_pil_to_cache
@@ -20,17 +21,22 @@ def install_gradio_fixes() -> None:
 
 
 def return_freed_memory_to_the_system() -> None:
-    """Have glibc give large freed blocks (decoded uploads) back at once instead of keeping them per thread.
+    """Have glibc give freed memory back instead of keeping it per thread: large blocks at once, and two arenas.
 
     With its default, growing threshold, each of Gradio's worker threads kept the memory of the largest images it had
     decoded: four bursts of 16 visitors sending 16-megapixel images took the app from 0.65 to 3.6 GB, still growing;
-    with blocks of 1 MB or more always mapped and unmapped, it stays at 1.7 GB (peak 1.9 GB; the figures are in
-    docs/reliability.md). Elsewhere than glibc (macOS, musl), nothing is done.
+    with blocks of 1 MB or more always mapped and unmapped, it stays at 1.7 GB (peak 1.9 GB). With an arena per
+    thread (up to 8 per CPU), small blocks freed in one thread's arena are not reused by the next request, which runs
+    in another: a steady mix of visitors grew the app by 2.9 MB a minute for ten minutes (``scripts/soak.py``); two
+    arenas keep it flat. The figures are in docs/reliability.md. Elsewhere than glibc (macOS, musl), nothing is done.
+    The arena limit applies to arenas made after the call, so it is made before the first request.
     """
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB (also stops its adjustment)
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB (also stops its adjustment)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX = 2
     except (OSError, AttributeError):
         pass
 
