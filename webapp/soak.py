@@ -27,8 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from siamese.transforms import ImageInputError, open_image
 from siamese.utils import percentile
@@ -110,20 +112,48 @@ def bad_files(folder: Path, good: str) -> dict[str, str]:
 # --- the visitors -------------------------------------------------------------------------------------------
 
 
+class Event(NamedTuple):
+    at: float  # monotonic seconds when the answer came
+    kind: str  # match, teach, classify, compare, forget, bad, connect
+    seconds: float
+    outcome: str  # ok, error (a good request); bad, bad_wrong (a bad upload, answered with its sentence or not)
+    message: str = ""
+
+
 @dataclass
 class Log:
-    """What the visitors record, under one lock: (finished at, kind, seconds, outcome, message)."""
+    """What the visitors record, under one lock."""
 
-    events: list[tuple[float, str, float, str, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, kind: str, elapsed: float, outcome: str, message: str = "") -> None:
         with self.lock:
-            self.events.append((time.monotonic(), kind, elapsed, outcome, message))
+            self.events.append(Event(time.monotonic(), kind, elapsed, outcome, message))
 
-    def between(self, start: float, end: float) -> list[tuple[float, str, float, str, str]]:
+    def between(self, start: float, end: float) -> list[Event]:
         with self.lock:
-            return [event for event in self.events if start <= event[0] < end]
+            return [event for event in self.events if start <= event.at < end]
+
+
+@dataclass
+class Counts:
+    """What a list of events adds up to."""
+
+    latencies: list[float]  # of the good requests answered
+    errors: int
+    bad: int
+    bad_wrong: int
+
+    @classmethod
+    def of(cls, events: list[Event]) -> Counts:
+        outcomes = [event.outcome for event in events]
+        return cls(latencies=[event.seconds for event in events if event.outcome == "ok"], errors=outcomes.count("error"),
+                   bad=outcomes.count("bad") + outcomes.count("bad_wrong"), bad_wrong=outcomes.count("bad_wrong"))  # fmt: skip
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def teach_request(client, path: str, name: str, timeout: float) -> str | None:
@@ -186,7 +216,9 @@ def visitor(number: int, url: str, files: list[str], bad: dict[str, str], args: 
             continue
         kind = GOOD_MIX[i % len(GOOD_MIX)]
         if kind == "teach" and taught == TAUGHT_BEFORE_FORGETTING:
-            kind, taught = "forget", 0
+            kind = "forget"
+        elif kind == "classify" and taught == 0:
+            kind = "teach"  # nothing to classify among yet
         try:
             if kind == "match":
                 problem = match_request(client, drawing, "All alphabets", args.request_timeout)
@@ -195,14 +227,11 @@ def visitor(number: int, url: str, files: list[str], bad: dict[str, str], args: 
             elif kind == "teach":
                 problem = teach_request(client, drawing, f"symbol {number}-{i}", args.request_timeout)
                 taught += problem is None
-            elif kind == "classify" and taught == 0:
-                kind, problem = "teach", teach_request(client, drawing, f"symbol {number}-{i}", args.request_timeout)
-                taught += problem is None
             elif kind == "classify":
                 problem = classify_request(client, drawing, args.request_timeout)
             else:
                 client.submit(api_name="/forget").result(timeout=args.request_timeout)
-                problem = None
+                problem, taught = None, 0
         except Exception as error:  # noqa: BLE001 - every failure is counted and reported
             problem = f"{kind}: {type(error).__name__}: {str(error)[:300]}"
         log.add(kind, time.monotonic() - started, "ok" if problem is None else "error", problem or "")
@@ -211,17 +240,12 @@ def visitor(number: int, url: str, files: list[str], bad: dict[str, str], args: 
 # --- the samples ----------------------------------------------------------------------------------------------
 
 
-def sample(log: Log, start: float, end: float, began: float, pid: int) -> Sample:
-    """What happened between ``start`` and ``end`` (monotonic seconds), and the server's RSS now."""
-    events = log.between(start, end)
-    good = [event for event in events if event[3] in ("ok", "error")]
-    latencies = [event[2] for event in good if event[3] == "ok"]
-    bad = [event for event in events if event[3] in ("bad", "bad_wrong")]
-    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    rss = rss_mb(pid)
-    return Sample(t_s=round(end - began, 1), requests=len(latencies), errors=len(good) - len(latencies), bad=len(bad),
-                  bad_wrong=sum(event[3] == "bad_wrong" for event in bad), p50_s=None if p50 is None else round(p50, 3),
-                  p95_s=None if p95 is None else round(p95, 3), rss_mb=None if rss is None else round(rss, 1))  # fmt: skip
+def sample(log: Log, start: float, end: float, t_s: float, pid: int) -> Sample:
+    """What happened between ``start`` and ``end`` (monotonic seconds), at ``t_s``, and the server's RSS now."""
+    counts = Counts.of(log.between(start, end))
+    return Sample(t_s=round(t_s, 1), requests=len(counts.latencies), errors=counts.errors, bad=counts.bad,
+                  bad_wrong=counts.bad_wrong, p50_s=_rounded(percentile(counts.latencies, 0.5), 3),
+                  p95_s=_rounded(percentile(counts.latencies, 0.95), 3), rss_mb=_rounded(rss_mb(pid), 1))  # fmt: skip
 
 
 def slope_per_min(points: list[tuple[float, float]]) -> float | None:
@@ -255,57 +279,43 @@ def run(args: argparse.Namespace) -> Report:
             report.rss_start_mb = rss_mb(process.pid)
             log = Log()
             began = time.monotonic()
-            report.samples.append(Sample(0.0, 0, 0, 0, 0, None, None, report.rss_start_mb and round(report.rss_start_mb, 1)))
+            report.samples.append(Sample(0.0, 0, 0, 0, 0, None, None, _rounded(report.rss_start_mb, 1)))
             end = began + args.duration
             threads = [threading.Thread(target=visitor, args=(n, url, files, bad, args, end, log), daemon=True, name=f"visitor-{n}")
                        for n in range(args.users)]  # fmt: skip
             for thread in threads:
                 thread.start()
             last = began
-            while last < end:
+            while True:
                 now = min(last + args.interval, end)
                 time.sleep(max(now - time.monotonic(), 0))
-                report.samples.append(sample(log, last, now, began, process.pid))
+                if now == end:  # the last interval also counts the answers to requests sent before the end
+                    for thread in threads:
+                        thread.join(args.request_timeout + 30)
+                report.samples.append(sample(log, last, now if now < end else float("inf"), now - began, process.pid))
                 if args.progress:
                     print(_progress(report.samples[-1]), flush=True)
+                if now == end:
+                    break
                 last = now
-            for thread in threads:
-                thread.join(args.request_timeout + 30)
             stuck = sum(thread.is_alive() for thread in threads)
-            tail = log.between(end, float("inf"))  # answers to requests sent before the end
-            if tail:
-                report.samples[-1] = _merged(report.samples[-1], sample(log, end, float("inf"), began, process.pid))
             report.rss_end_mb = rss_mb(process.pid)
         finally:
             stop_server(process)
-    events = log.between(began, float("inf"))
-    good = [event for event in events if event[3] in ("ok", "error")]
-    latencies = [event[2] for event in good if event[3] == "ok"]
-    report.requests, report.errors = len(latencies), len(good) - len(latencies) + stuck
-    report.by_kind = {}
-    for event in events:
-        report.by_kind[event[1]] = report.by_kind.get(event[1], 0) + 1
-    report.by_kind = dict(sorted(report.by_kind.items()))
-    report.bad = sum(event[3] in ("bad", "bad_wrong") for event in events)
-    report.bad_answered = sum(event[3] == "bad" for event in events)
-    report.first_errors = [event[4] for event in events if event[3] in ("error", "bad_wrong")][:10]
+    counts = Counts.of(log.events)
+    report.requests, report.errors = len(counts.latencies), counts.errors + stuck
+    report.by_kind = dict(sorted(Counter(event.kind for event in log.events).items()))
+    report.bad, report.bad_answered = counts.bad, counts.bad - counts.bad_wrong
+    report.first_errors = [event.message for event in log.events if event.outcome in ("error", "bad_wrong")][:10]
     if stuck:
         report.first_errors.append(f"{stuck} visitor(s) still waiting after the end")
-    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    report.p50_s, report.p95_s = (None if v is None else round(v, 3) for v in (p50, p95))
-    rss = [value for value in (s.rss_mb for s in report.samples) if value is not None]
+    report.p50_s, report.p95_s = (_rounded(percentile(counts.latencies, q), 3) for q in (0.5, 0.95))
+    rss = [s.rss_mb for s in report.samples if s.rss_mb is not None]
     report.rss_peak_mb = max(rss) if rss else None
     slope = slope_per_min([(s.t_s, s.rss_mb) for s in report.samples if s.t_s > warm_up and s.rss_mb is not None])
-    report.rss_slope_mb_per_min = None if slope is None else round(slope, 2)
+    report.rss_slope_mb_per_min = _rounded(slope, 2)
     report.rss_flat = None if slope is None else abs(slope) < FLAT_MB_PER_MIN
     return report
-
-
-def _merged(last: Sample, late: Sample) -> Sample:
-    """The last interval's sample with the answers that came after the end (requests sent before it) added."""
-    return Sample(t_s=last.t_s, requests=last.requests + late.requests, errors=last.errors + late.errors,
-                  bad=last.bad + late.bad, bad_wrong=last.bad_wrong + late.bad_wrong, p50_s=last.p50_s,
-                  p95_s=last.p95_s, rss_mb=last.rss_mb)  # fmt: skip
 
 
 def _progress(s: Sample) -> str:
