@@ -1,15 +1,18 @@
 """Speed and cost on CPU: the default model against KochNet, measured in one process, interleaved.
 
-    python scripts/benchmark_cpu.py [--threads 2] [--repeats 20] [--json]
+    python scripts/benchmark_cpu.py [--threads 2] [--repeats 20] [--json] [--training-only]
 
 Prints, for both models (the bundled default checkpoint and a KochNet with the paper's layers):
 
 1. inference: images/s embedding batches of 1 and 64; ``match`` latency (p50/p95) of one drawing
    against a 26-, a 55- and the 1,623-character Omniglot gallery (preprocessing, embedding and
    ranking, as the web app runs it); pair ``compare`` throughput;
-2. training: images/s of training steps (forward, backward, AdamW) on prototypical episodes, and the
-   CPU-minutes the default model took to reach 90% and 93% validation one-shot accuracy, from the
-   bundled checkpoint's ``metrics.jsonl``;
+2. training: images/s of training steps (batch augmentation, forward, backward, AdamW) on
+   prototypical episodes, in fp32 and on the fast path that ``scripts/train.py`` takes on this CPU
+   (bf16 autocast + channels_last where the CPU has native bf16), for the default network, the
+   widest one ranked (64-128-256-256) and KochNet, with the ratio ``training_fast_over_fp32``; and
+   the CPU-minutes the default model took to reach 90% and 93% validation one-shot accuracy, from
+   the bundled checkpoint's ``metrics.jsonl``;
 3. FLOPs per image (``torch.utils.flop_counter``) against this CPU's achievable GFLOP/s, measured
    with a large matmul in the same run.
 
@@ -25,7 +28,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -37,16 +40,19 @@ from siamese.utils import percentile  # noqa: E402
 from siamese.losses import prototypical_objective  # noqa: E402
 from siamese.matching import SupportSet  # noqa: E402
 from siamese.models import SiameseNet, build_model, model_kwargs_from_config  # noqa: E402
+from siamese.training.execution import Execution, execution_for  # noqa: E402
+from siamese.transforms import training_augmentation  # noqa: E402
 
 GALLERIES = {"Latin (26)": "Latin", "Tifinagh (55)": "Tifinagh", "all (1,623)": None}
 EPISODE = (20, 1, 5)  # way, shot, query: 120 images per training step, as the default model trains
+WIDE = (64, 128, 256, 256)  # the widest network the accuracy ablations rank
 
 
-def interleaved(tasks: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+def interleaved(tasks: dict[Any, Callable[[], object]], repeats: int) -> dict[Any, list[float]]:
     """Seconds per call of each task, alternating between tasks after one warm-up call each."""
     for task in tasks.values():
         task()
-    times: dict[str, list[float]] = {name: [] for name in tasks}
+    times: dict[Any, list[float]] = {name: [] for name in tasks}
     for _ in range(repeats):
         for name, task in tasks.items():
             start = time.perf_counter()
@@ -98,28 +104,48 @@ def compare_throughput(models: dict[str, SiameseNet], repeats: int, pairs: int =
     return {name: pairs / statistics.median(times[name]) for name in models}
 
 
-def training_speed(models: dict[str, SiameseNet], repeats: int) -> dict[str, float]:
-    """Training images/s: prototypical episodes of 120 images, forward + backward + AdamW step."""
+def training_speed(models: dict[str, SiameseNet], repeats: int) -> dict[str, dict[str, float]]:
+    """Training images/s of each network in fp32 and on this CPU's fast path: prototypical episodes of
+    120 images, augmented as a batch from uint8 (as ``scripts/train.py`` does), forward, backward, AdamW."""
     way, shot, query = EPISODE
     n_images = way * (shot + query)
+    cpu = torch.device("cpu")
+    paths = {"fp32": execution_for(cpu, amp=False), "fast": execution_for(cpu, amp=True)}
     steps = {}
     for name, model in models.items():
-        cls, kwargs = model_kwargs_from_config(model.config())
-        trainee = cls(**kwargs).train()
-        optimizer = torch.optim.AdamW(trainee.parameters(), lr=1e-4)
-        images = torch.rand(n_images, *_input_shape(model))
-
-        def step(trainee=trainee, optimizer=optimizer, images=images) -> None:
-            features = trainee(images)
-            support = features[: way * shot].reshape(way, shot, -1)
-            loss = prototypical_objective(trainee, support, features[way * shot :].reshape(way, query, -1))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
-        steps[name] = step
+        for path, execution in paths.items():
+            steps[(name, path)] = _training_step(model, execution, n_images, (way, shot, query))
     times = interleaved(steps, max(3, repeats // 4))
-    return {name: n_images / statistics.median(times[name]) for name in models}
+    result: dict[str, dict[str, float]] = {name: {} for name in models}
+    for (name, path), seconds in times.items():
+        result[name][path] = n_images / statistics.median(seconds)
+    for name in models:
+        result[name]["fast_path"] = paths["fast"].describe()
+    return result
+
+
+def _training_step(model: SiameseNet, execution: Execution, n_images: int, episode: tuple[int, int, int]) -> Callable[[], None]:
+    way, shot, query = episode
+    cls, kwargs = model_kwargs_from_config(model.config())
+    torch.manual_seed(0)
+    trainee = cls(**kwargs).train().to(memory_format=execution.memory_format)
+    optimizer = torch.optim.AdamW(trainee.parameters(), lr=1e-4)
+    channels, size, _ = _input_shape(model)
+    stored = (torch.rand(n_images, channels, size, size) > 0.8).to(torch.uint8) * 255  # training keeps uint8 images
+    augment = training_augmentation(size)
+    generator = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        images = augment(stored.float().div_(255.0), generator).contiguous(memory_format=execution.memory_format)
+        with execution.autocast():
+            features = trainee(images).float()
+        support = features[: way * shot].reshape(way, shot, -1)
+        loss = prototypical_objective(trainee, support, features[way * shot :].reshape(way, query, -1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
 
 
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -160,20 +186,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per measurement (default: 20)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--training-only", action="store_true", help="measure training images/s only (fp32 against the fast path)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     models = {"default": load_model(), "koch": build_model("koch").eval()}
+    default_args = model_kwargs_from_config(models["default"].config())[1]
+    wide = build_model("compact", **{**default_args, "widths": WIDE}).eval()
 
     peak = matmul_gflops()
     flops = {name: m.flops_per_image() for name, m in models.items()}
     embedding = embedding_speed(models, args.repeats)
+    training = training_speed({"default": models["default"], "wide": wide, "koch": models["koch"]}, args.repeats)
+    if args.training_only:
+        ratios = {name: row["fast"] / row["fp32"] for name, row in training.items()}
+        report = {"threads": args.threads, "training_images_per_s": training, "training_fast_over_fp32": ratios, "wide_widths": list(WIDE)}
+        print(json.dumps(report, indent=2) if args.json else "\n".join(format_training(report)))
+        return 0
     report = {
         "threads": args.threads,
         "embedding": embedding,
         "match": match_latency(models, args.repeats),
         "compare_pairs_per_s": compare_throughput(models, args.repeats),
-        "training_images_per_s": training_speed(models, args.repeats),
+        "training_images_per_s": training,
+        "training_fast_over_fp32": {name: row["fast"] / row["fp32"] for name, row in training.items()},
+        "wide_widths": list(WIDE),
         "flops_per_image": flops,
         "matmul_gflops": peak,
         "fraction_of_matmul_peak_batch64": {
@@ -185,10 +222,20 @@ def main(argv: list[str] | None = None) -> int:
         "embedding_batch1": embedding["default"]["images_per_s_batch1"] / embedding["koch"]["images_per_s_batch1"],
         "embedding_batch64": embedding["default"]["images_per_s_batch64"] / embedding["koch"]["images_per_s_batch64"],
         "compare": report["compare_pairs_per_s"]["default"] / report["compare_pairs_per_s"]["koch"],
-        "training": report["training_images_per_s"]["default"] / report["training_images_per_s"]["koch"],
+        "training": training["default"]["fast"] / training["koch"]["fast"],
     }
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
+
+
+def format_training(r: dict) -> list[str]:
+    training = r["training_images_per_s"]
+    lines = [f"training images/s, 120-image episodes ({training['default']['fast_path']} against fp32):"]
+    for name, row in training.items():
+        label = f"{name} ({'-'.join(map(str, r['wide_widths']))})" if name == "wide" else name
+        lines.append(f"  {label:30s} fp32 {row['fp32']:8.1f}   fast {row['fast']:8.1f}   "
+                     f"fast/fp32 {r['training_fast_over_fp32'][name]:.2f}x")  # fmt: skip
+    return lines
 
 
 def format_report(r: dict) -> str:
@@ -207,10 +254,11 @@ def format_report(r: dict) -> str:
         row(f"match p50 ms, {gallery}", [r["match"][n][gallery]["p50_ms"] for n in names], ".1f")
         row(f"match p95 ms, {gallery}", [r["match"][n][gallery]["p95_ms"] for n in names], ".1f")
     row("compare pairs/s (batches of 64)", [r["compare_pairs_per_s"][n] for n in names], ".1f", ratio["compare"])
-    row("training images/s", [r["training_images_per_s"][n] for n in names], ".1f", ratio["training"])
+    row("training images/s (fast path)", [r["training_images_per_s"][n]["fast"] for n in names], ".1f", ratio["training"])
     row("MFLOPs per image", [r["flops_per_image"][n] / 1e6 for n in names], ".1f")
     row("fraction of matmul peak (b64)", [100 * r["fraction_of_matmul_peak_batch64"][n] for n in names], ".1f")
     lines.append(f"(percent; this CPU's fp32 matmul: {r['matmul_gflops']:.1f} GFLOP/s)")
+    lines += ["", *format_training(r)]
     reach = r["default_minutes_to_val_accuracy"]
     lines.append("")
     lines.append(f"default model, CPU-minutes to validation one-shot 90%: {reach['90%'] or 'not reached'}, "

@@ -17,7 +17,8 @@ from siamese.transforms import (
     ImageInputError,
     PreprocessConfig,
     has_ink,
-    koch_affine,
+    BatchAugmentation,
+    koch_affine_matrices,
     preprocess,
     preprocess_batch,
 )
@@ -406,42 +407,51 @@ def test_invalid_config_is_rejected(kwargs) -> None:
         PreprocessConfig(**kwargs)
 
 
-# --- Koch's affine augmentation -----------------------------------------------------------------
+# --- Koch's affine augmentation, over a batch ---------------------------------------------------
 
 
-def test_koch_affine_keeps_shape_and_range(reference: torch.Tensor) -> None:
-    augment = koch_affine(SIZE)
-    for seed in range(5):
-        torch.manual_seed(seed)
-        out = augment(reference)
-        assert out.shape == reference.shape
-        assert out.dtype == reference.dtype
-        assert out.min() >= 0.0 and out.max() <= 1.0
-    batch = augment(reference[None].repeat(4, 1, 1, 1))
-    assert batch.shape == (4, 1, SIZE, SIZE)
+def test_batch_augmentation_keeps_shape_and_range(reference: torch.Tensor) -> None:
+    augment = BatchAugmentation(SIZE, stroke_jitter=True, elastic=True)
+    batch = reference[None].repeat(6, 1, 1, 1)
+    out = augment(batch, torch.Generator().manual_seed(0))
+    assert out.shape == batch.shape and out.dtype == batch.dtype
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert torch.equal(batch, reference[None].repeat(6, 1, 1, 1))  # the input is not modified
 
 
-def test_koch_affine_is_deterministic_under_a_seed(reference: torch.Tensor) -> None:
-    augment = koch_affine(SIZE)
-    for seed in range(5):
-        torch.manual_seed(seed)
-        first = augment(reference)
-        torch.manual_seed(seed)
-        second = augment(reference)
-        assert torch.equal(first, second)
+def test_batch_augmentation_is_a_function_of_the_generator_seed(reference: torch.Tensor) -> None:
+    augment = BatchAugmentation(SIZE, stroke_jitter=True, elastic=True)
+    batch = reference[None].repeat(4, 1, 1, 1)
+    first = augment(batch, torch.Generator().manual_seed(7))
+    torch.manual_seed(123)  # the global generator plays no part
+    assert torch.equal(first, augment(batch, torch.Generator().manual_seed(7)))
+    assert not torch.equal(first, augment(batch, torch.Generator().manual_seed(8)))
 
 
-def test_koch_affine_changes_the_image_for_some_seeds(reference: torch.Tensor) -> None:
-    augment = koch_affine(SIZE)
-    changed = 0
-    for seed in range(20):
-        torch.manual_seed(seed)
-        out = augment(reference)
-        if (out - reference).abs().max().item() > 0.1:
-            changed += 1
-            assert iou(out, reference) > 0.2  # a small distortion, not a different picture
-    # Each of four components fires with p = 0.5, so nearly all of 20 draws change the image.
-    assert changed >= 10
+def test_each_image_of_a_batch_gets_its_own_small_distortion(reference: torch.Tensor) -> None:
+    out = BatchAugmentation(SIZE)(reference[None].repeat(20, 1, 1, 1), torch.Generator().manual_seed(0))
+    changed = [(image - reference).abs().max().item() > 0.1 for image in out]
+    # Each of four components fires with p = 0.5, so about 19 of 20 images change (1/16 keep all four off).
+    assert sum(changed) >= 14
+    assert all(iou(image, reference) > 0.2 for image in out)  # a small distortion, not a different picture
+    distinct = {tuple(image.flatten()[::97].tolist()) for image in out}
+    assert len(distinct) >= 15  # not one distortion repeated over the batch
+
+
+def test_koch_affine_matrices_follow_the_papers_distribution() -> None:
+    theta = koch_affine_matrices(4000, torch.Generator().manual_seed(0)).double()
+    linear, shift = theta[:, :, :2], theta[:, :, 2]
+    identity = (linear - torch.eye(2)).abs().amax(dim=(1, 2)) < 1e-6
+    assert abs(identity.double().mean().item() - 1 / 8) < 0.03  # rotation, shear and scale all off: 1/2^3
+    unshifted = shift.abs().amax(dim=1) < 1e-7
+    unmoved = unshifted & identity
+    assert abs(unmoved.double().mean().item() - 1 / 16) < 0.02
+    forward = torch.linalg.inv(linear)
+    assert forward.diagonal(dim1=1, dim2=2).abs().max() <= 1.2 * 1.31  # scale 1.2 times at most shear and rotation
+    pixels = (forward @ shift[:, :, None]).abs().max().item() * 105 / 2  # the shift in pixels at 105 x 105
+    assert 1.8 < pixels <= 2.0 + 1e-6
+    angles = torch.rad2deg(torch.atan2(linear[identity == 0][:, 1, 0], linear[identity == 0][:, 0, 0]))
+    assert angles.abs().max() < 10.0 + 17.0  # rotation +-10 degrees plus at most a shear's tilt
 
 
 # --- stroke width ---------------------------------------------------------------------------
@@ -489,25 +499,22 @@ def test_strokes_within_omniglots_range_are_left_untouched(omniglot_validation):
 
 
 def test_stroke_jitter_changes_width_both_ways_and_keeps_the_range() -> None:
-    from siamese.transforms import StrokeJitter
+    from siamese.transforms import stroke_jitter
 
-    ink = torch.zeros(1, 28, 28)
-    ink[:, 12:16, 4:24] = 1.0  # a bar 4 px thick
-    jitter = StrokeJitter()
-    torch.manual_seed(0)
-    sums = [jitter(ink).sum().item() for _ in range(40)]
-    assert min(sums) < ink.sum().item() < max(sums)  # thinner and thicker both happen
-    out = jitter(ink)
+    ink = torch.zeros(40, 1, 28, 28)
+    ink[:, :, 12:16, 4:24] = 1.0  # a bar 4 px thick, 40 times
+    out = stroke_jitter(ink, torch.Generator().manual_seed(0))
+    sums = out.sum(dim=(1, 2, 3))
+    assert sums.min() < ink[0].sum() < sums.max()  # thinner and thicker both happen, image by image
     assert out.shape == ink.shape and 0.0 <= out.min() and out.max() <= 1.0
 
 
-def test_training_augmentation_adds_the_chosen_distortions() -> None:
-    from torchvision.transforms import v2
+def test_training_augmentation_adds_the_chosen_distortions(reference: torch.Tensor) -> None:
+    from siamese.transforms import training_augmentation
 
-    from siamese.transforms import StrokeJitter, training_augmentation
-
-    plain = training_augmentation(28)
-    full = training_augmentation(28, stroke_jitter=True, elastic=True)
-    assert not isinstance(plain, v2.Compose) or not any(isinstance(t, StrokeJitter) for t in plain.transforms)
-    assert any(isinstance(t, StrokeJitter) for t in full.transforms)
-    assert full(torch.rand(1, 28, 28)).shape == (1, 28, 28)
+    batch = reference[None].repeat(8, 1, 1, 1)
+    plain = training_augmentation(SIZE)(batch, torch.Generator().manual_seed(3))
+    jittered = training_augmentation(SIZE, stroke_jitter=True)(batch, torch.Generator().manual_seed(3))
+    elastic = training_augmentation(SIZE, elastic=True)(batch, torch.Generator().manual_seed(3))
+    assert not torch.equal(plain, jittered) and not torch.equal(plain, elastic)
+    assert (plain - elastic).abs().amax(dim=(1, 2, 3)).gt(0.1).sum() >= 2  # elastic applies to about half the images

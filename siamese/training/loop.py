@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from siamese.data.splits import load_train_val
 from siamese.losses import LOSSES, CosineClassifier, cosface_objective, pair_objective, prototypical_objective
 from siamese.models import SiameseNet, build_model
 from siamese.training.card import headline, write_model_card
+from siamese.training.execution import execution_for
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
 from siamese.evaluation.calibration import fitted_calibration
 from siamese.evaluation.plots import plot_learning_curves
@@ -55,7 +55,7 @@ from siamese.training.state import (
     set_rng_state,
     truncate_metrics,
 )
-from siamese.transforms import training_augmentation
+from siamese.transforms import BatchAugmentation, training_augmentation
 from siamese.utils import progress_bar
 
 
@@ -97,7 +97,7 @@ class TrainConfig:
     seed: int = 0
     out_dir: str = "runs/default"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    amp: bool = True  # bfloat16 autocast on CUDA and on CPUs with native bf16, with channels_last (--no-amp: fp32)
     compile: bool = True  # on CUDA: channels_last and torch.compile (scripts/benchmark_gpu.py measures the gain)
     workers: int = 0  # data-loading processes (each builds whole augmented batches)
     log_every: int = 25
@@ -175,12 +175,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     elif main_process:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
-    fast = device.type == "cuda" and config.compile
-    memory_format = torch.channels_last if fast else torch.contiguous_format
+    execution = execution_for(device, config.amp, config.compile)  # bf16 + channels_last where the hardware has it
+    memory_format = execution.memory_format
     model.to(memory_format=memory_format)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    net = torch.compile(net) if fast else net
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and config.amp else nullcontext()
+    net = torch.compile(net) if execution.compile else net
+    if main_process:
+        print(f"training on {execution.describe()}")
 
     def save(step: int) -> None:
         if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
@@ -222,7 +223,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         lr = apply_schedule(optimizer, optim_config, step, max(step / total_steps, spent), steps_per_epoch)
         images = images.to(device, non_blocking=True, memory_format=memory_format)
         targets = targets.to(device, non_blocking=True)
-        with autocast:
+        with execution.autocast():
             features = net(images).float()  # one forward pass over every image of the batch
         loss = objective(config, model, features, targets, classifier)
         if not torch.isfinite(loss):
@@ -321,7 +322,7 @@ class TrainingBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, images: torch.Tensor, sampler: PairSampler | EpisodeSampler | ClassBatchSampler,
-                 augment: torch.nn.Module | None, rank: int, world: int, seed: int) -> None:  # fmt: skip
+                 augment: BatchAugmentation | None, rank: int, world: int, seed: int) -> None:  # fmt: skip
         self.images, self.sampler, self.augment, self.rank, self.world, self.seed = images, sampler, augment, rank, world, seed
 
     def __len__(self) -> int:
@@ -347,12 +348,8 @@ class TrainingBatches(torch.utils.data.Dataset):
         batch = self.images[torch.from_numpy(index)].float().div_(255.0)
         if self.augment is None:
             return batch
-        generator_state = torch.get_rng_state()
-        torch.manual_seed(int(np.random.default_rng([self.seed, step, self.rank]).integers(2**62)))
-        try:
-            return torch.stack([self.augment(image) for image in batch])
-        finally:
-            torch.set_rng_state(generator_state)
+        generator = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, step, self.rank]).integers(2**62)))
+        return self.augment(batch, generator)  # the whole batch at once, each image with its own distortion
 
 
 class Validation:

@@ -7,7 +7,7 @@
 - :mod:`~siamese.transforms.augment`: the training augmentations.
 """
 
-from siamese.transforms.augment import StrokeJitter, koch_affine, training_augmentation
+from siamese.transforms.augment import BatchAugmentation, koch_affine_matrices, stroke_jitter, training_augmentation
 from siamese.transforms.files import MAX_INPUT_PIXELS, ImageInputError, image_file_error, limit_image_pixels, open_image
 from siamese.transforms.geometry import stroke_width
 from siamese.transforms.preprocessing import (
@@ -25,15 +25,16 @@ __all__ = [
     "PREPROCESS_VERSION",
     "ImageInputError",
     "PreprocessConfig",
-    "StrokeJitter",
+    "BatchAugmentation",
     "as_image",
     "has_ink",
     "image_file_error",
-    "koch_affine",
+    "koch_affine_matrices",
     "limit_image_pixels",
     "open_image",
     "preprocess",
     "preprocess_batch",
+    "stroke_jitter",
     "stroke_width",
     "to_image",
     "training_augmentation",

@@ -54,6 +54,14 @@ def test_cpu_benchmark_prints_every_figure(capsys):
     report = json.loads(capsys.readouterr().out)
     assert set(report["match"]["default"]) == set(bench.GALLERIES)
     assert report["ratio_default_over_koch"]["embedding_batch64"] > 1
+    from siamese.training.execution import cpu_supports_bf16
+
+    for name in ("default", "wide", "koch"):
+        row = report["training_images_per_s"][name]
+        assert row["fp32"] > 0 and row["fast"] > 0
+        assert report["training_fast_over_fp32"][name] == pytest.approx(row["fast"] / row["fp32"])
+    if cpu_supports_bf16():  # the fast path is bf16 here; elsewhere it is fp32 and the ratio is noise around 1
+        assert report["training_fast_over_fp32"]["default"] > 1.5
 
 
 # --- the web app's speed: webapp/api_benchmark.py and webapp/page_benchmark.py ---------------------------------

@@ -101,16 +101,16 @@ def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
     assert load_state(tmp_path)["step"] == 2  # the saved run is untouched
 
 
-def test_cosface_run_resumes_exactly_with_its_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    base = dict(model_args=SMALL, loss="cosface", batch_size=32, per_class=2, eval_every=1000, checkpoint_every=3, log_every=1,
-                val_trials_per_alphabet=2, stroke_jitter=True, seed=5, steps=6, final_eval=False)  # fmt: skip
+def _straight_and_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **base) -> tuple[dict, dict]:
+    """The final states of a run trained straight through and of the same run stopped after the
+    checkpoint of step 3 (at step 4, as a Ctrl-C would) and resumed by the same call."""
     train(TrainConfig(out_dir=str(tmp_path / "straight"), **base))
 
     from siamese.training import loop
 
     schedule = loop.apply_schedule
 
-    def interrupt_at_step_4(optimizer, config, step, *args):  # after the checkpoint of step 3, as a Ctrl-C would
+    def interrupt_at_step_4(optimizer, config, step, *args):
         if step == 4:
             raise KeyboardInterrupt
         return schedule(optimizer, config, step, *args)
@@ -121,12 +121,61 @@ def test_cosface_run_resumes_exactly_with_its_classifier(tmp_path: Path, monkeyp
     monkeypatch.setattr(loop, "apply_schedule", schedule)
     assert load_state(tmp_path / "resumed")["step"] == 3
     train(TrainConfig(out_dir=str(tmp_path / "resumed"), **base))
-    a, b = load_state(tmp_path / "straight"), load_state(tmp_path / "resumed")
+    return load_state(tmp_path / "straight"), load_state(tmp_path / "resumed")
+
+
+def test_cosface_run_resumes_exactly_with_its_classifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = _straight_and_resumed(tmp_path, monkeypatch, model_args=SMALL, loss="cosface", batch_size=32, per_class=2,
+                                 eval_every=1000, checkpoint_every=3, log_every=1, val_trials_per_alphabet=2,
+                                 stroke_jitter=True, seed=5, steps=6, final_eval=False)  # fmt: skip
     assert a["classifier"]["weight"].shape[0] == 964  # one class vector per background character
     assert torch.equal(a["classifier"]["weight"], b["classifier"]["weight"])
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
     assert "classifier" not in {k.split(".")[0] for k in a["model"]}  # the checkpoint keeps the embedding only
+
+
+def test_the_cpu_fast_path_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from siamese.training import execution
+
+    monkeypatch.setattr(execution, "cpu_supports_bf16", lambda: True)  # bf16 autocast runs (emulated) on any CPU
+    a, b = _straight_and_resumed(tmp_path, monkeypatch, model_args=SMALL, loss="prototypical", episode_way=8,
+                                 episode_query=3, eval_every=1000, checkpoint_every=3, log_every=1,
+                                 val_trials_per_alphabet=2, elastic=True, seed=2, steps=6, device="cpu",
+                                 final_eval=False)  # fmt: skip
+    assert "training on cpu: bf16 autocast, channels_last" in capsys.readouterr().out
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert strip(read_metrics(tmp_path / "straight")) == strip(read_metrics(tmp_path / "resumed"))
+
+
+def test_the_fast_path_is_chosen_by_the_hardware_and_no_amp_forces_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    from siamese.training import execution
+
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(execution, "cpu_supports_bf16", lambda native=native: native)
+        fast = execution.execution_for(cpu)
+        assert (fast.bf16, fast.channels_last, fast.compile) == (native, native, False)
+    assert execution.execution_for(cpu, amp=False).describe() == "cpu: fp32"
+    cuda = execution.execution_for(torch.device("cuda"), amp=False, compile=True)
+    assert (cuda.bf16, cuda.channels_last, cuda.compile) == (False, True, True)
+
+
+def test_a_training_batch_depends_only_on_seed_and_step() -> None:
+    from siamese.data import EpisodeSampler, load_omniglot
+    from siamese.training.loop import TrainingBatches
+    from siamese.transforms import training_augmentation
+
+    data = load_omniglot("background", drawers=(1, 2, 3))
+    images = (torch.rand(len(data), 1, 28, 28) > 0.7).to(torch.uint8) * 255
+    make = lambda: TrainingBatches(images, EpisodeSampler(data, 5, 1, 2, seed=4), training_augmentation(28), 0, 1, seed=4)  # noqa: E731
+    first, second = make(), make()
+    in_order = [first[s][0] for s in range(3)]
+    torch.manual_seed(99)  # the global generator plays no part
+    assert torch.equal(second[2][0], in_order[2]) and torch.equal(second[0][0], in_order[0])
+    assert not torch.equal(in_order[0], in_order[1])
 
 
 def test_cosface_batch_must_split_into_classes(tmp_path: Path) -> None:
