@@ -82,6 +82,7 @@ def evaluate_oneshot(
     return {
         "accuracy": accuracy,
         "standard_error": float(np.sqrt(accuracy * (1 - accuracy) / len(every))),  # binomial, over trials
+        "group_interval": group_bootstrap_interval(list(hits.values())),
         "n_trials": len(every),
         "per_group": {name: float(np.mean(group)) for name, group in sorted(hits.items())},
         "settings": {
@@ -94,3 +95,19 @@ def evaluate_oneshot(
             "drawers": None if drawers is None else [int(d) for d in drawers],
         },
     }
+
+
+def group_bootstrap_interval(groups: Sequence[Sequence[bool]], level: float = 0.95, draws: int = 2000, seed: int = 0) -> list[float]:
+    """A ``level`` interval for the accuracy over trials of these groups (alphabets), resampling the
+    groups and then the trials within each: it counts how much the figure would move on other
+    alphabets, which the binomial standard error over trials does not."""
+    rng = np.random.default_rng(seed)
+    hits = [np.asarray(group, dtype=float) for group in groups if len(group)]
+    if not hits:
+        return [float("nan"), float("nan")]
+    means = np.empty(draws)
+    for d in range(draws):
+        picked = rng.integers(len(hits), size=len(hits))
+        means[d] = np.mean(np.concatenate([rng.choice(hits[g], size=len(hits[g])) for g in picked]))
+    tail = (1 - level) / 2
+    return [float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))]

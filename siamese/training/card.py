@@ -67,7 +67,11 @@ def headline(result: dict[str, Any]) -> str:
     text = f"accuracy **{percent(result['accuracy'])}**"
     if result.get("standard_error") is not None:
         text += f" ± {100 * result['standard_error']:.2f}"
-    text += f" ({result['n_trials']:,} trials)"
+    text += f" ({result['n_trials']:,} trials"
+    if result.get("group_interval") is not None and len(result.get("per_group", {})) > 1:
+        low, high = result["group_interval"]
+        text += f"; 95% interval over {len(result['per_group'])} resampled groups {percent(low)}-{percent(high)}"
+    text += ")"
     if result.get("worst_style_accuracy") is not None:
         text += f"; worst sketch style {percent(result['worst_style_accuracy'])}"
     if result.get("baseline_accuracy") is not None:

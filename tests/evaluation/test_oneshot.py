@@ -166,3 +166,15 @@ def test_rejection_with_an_oracle_accepts_every_present_query_and_rejects_every_
     result = evaluate_rejection(set_oracle(omniglot_validation), omniglot_validation, trials_per_group=5, coverage=0.9)
     assert result["threshold"] == 1.0 and result["coverage"] == 1.0 and result["accuracy"] == 1.0
     assert result["absent_rejected"] == 1.0
+
+
+def test_the_interval_over_alphabets_widens_when_alphabets_differ() -> None:
+    from siamese.evaluation.oneshot import group_bootstrap_interval
+
+    alike = [[True] * 90 + [False] * 10 for _ in range(10)]  # every alphabet at 90%
+    unlike = [[True] * (50 + 10 * (g % 5)) + [False] * (50 - 10 * (g % 5)) for g in range(10)]  # 50-90%, mean 70%
+    low, high = group_bootstrap_interval(alike)
+    assert low < 0.9 < high and high - low < 0.06  # about +-2 binomial standard errors over 1,000 trials
+    low, high = group_bootstrap_interval(unlike)
+    assert low < 0.7 < high and high - low > 0.1  # the spread between alphabets dominates
+    assert group_bootstrap_interval(unlike) == [low, high]  # seeded: the same figures each time
