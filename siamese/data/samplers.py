@@ -133,7 +133,7 @@ class TrialSampler:
         rng = _rng(self.seed, t)
         pool = self.pools[t // self.trials_per_group]
         for _ in range(1000):
-            classes = rng.choice(pool, size=self.n_way, replace=False)
+            classes = rng.choice(pool, size=min(self.n_way, len(pool)), replace=False)
             drawer_sets = [set(self.data.drawers[self._images(c)]) for c in classes]
             common = sorted(set.intersection(*drawer_sets))
             if len(common) >= self.k_shot + 1:  # the same drawers for every class, as in Koch's protocol
@@ -199,21 +199,25 @@ class Episode:
 
 
 class EpisodeSampler:
-    """Seeded N-way episodes with k support and q query images per class (prototypical training)."""
+    """Seeded N-way episodes with k support and q query images per class (prototypical training).
+
+    Within an alphabet, alphabets with fewer than N characters are left out, or with ``partial``
+    give episodes of all their characters (so 60-way episodes are whole alphabets of 14 to 55)."""
 
     def __init__(
-        self, data: ImageSet, n_way: int, k_shot: int = 1, n_query: int = 1, seed: int = 0, within_alphabet: bool = False
-    ) -> None:
+        self, data: ImageSet, n_way: int, k_shot: int = 1, n_query: int = 1, seed: int = 0, within_alphabet: bool = False,
+        partial: bool = False,
+    ) -> None:  # fmt: skip
         self.index = _ClassIndex(data, min_images=k_shot + n_query)
         self.n_way, self.k_shot, self.n_query, self.seed, self.within_alphabet = n_way, k_shot, n_query, seed, within_alphabet
         pools = self.index.group_classes if within_alphabet else [self.index.classes]
-        self.pools = [p for p in pools if len(p) >= n_way]
+        self.pools = [p for p in pools if len(p) >= (2 if partial else n_way)]
         if not self.pools:
             raise ValueError(f"Not enough classes with {k_shot + n_query}+ images for {n_way}-way episodes.")
 
     def episode(self, step: int) -> Episode:
         rng = _rng(self.seed, step)
         pool = self.pools[int(rng.integers(len(self.pools)))]
-        classes = rng.choice(pool, size=self.n_way, replace=False)
+        classes = rng.choice(pool, size=min(self.n_way, len(pool)), replace=False)
         picks = np.stack([rng.choice(self.index.images[c], size=self.k_shot + self.n_query, replace=False) for c in classes])
         return Episode(support=picks[:, : self.k_shot], query=picks[:, self.k_shot :])

@@ -77,9 +77,11 @@ class TrainConfig:
     episode_way: int = 20  # prototypical: classes per episode
     episode_shot: int = 1  # prototypical: support images per class
     episode_query: int = 5  # prototypical: query images per class
+    partial_episodes: bool = False  # prototypical within an alphabet: smaller alphabets give episodes of all their characters
     optimizer: str = "adamw"  # koch-sgd | adam | adamw
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    ema: float = 0.0  # if > 0, validate and keep an exponential moving average of the weights with this decay (e.g. 0.999)
     momentum: float = 0.9  # koch-sgd: final momentum (rises from 0.5); ignored by adam/adamw
     layer_lrs: str = ""  # koch-sgd: comma-separated learning rate per layer (Koch: eta_j), e.g. "0.01,0.01,0.01,0.01,0.01,0.01"
     layer_momenta: str = ""  # koch-sgd: comma-separated final momentum per layer (Koch: mu_j)
@@ -136,7 +138,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         train_set = train_set.with_rotated_classes()
     train_images = preprocess_dataset(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
     if config.loss == "prototypical":
-        sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed, config.within_alphabet)
+        sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed,
+                                 config.within_alphabet, config.partial_episodes)  # fmt: skip
         batch = config.episode_way * (config.episode_shot + config.episode_query) * world
     elif config.loss == "cosface":
         if config.batch_size % (config.per_class * world):
@@ -156,6 +159,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     # --- model and optimiser, then resume if a state exists ---------------------------------
     model.to(device)
+    averaged = _moving_average(model, config.ema)  # the weights that are validated and kept, when --ema is on
     classifier = CosineClassifier(train_set.num_classes, _feature_dim(model)).to(device) if config.loss == "cosface" else None
     optim_config = config.optim()
     optimizer = build_optimizer(model, optim_config, extra=classifier, extra_lr_scale=config.classifier_lr_scale)
@@ -164,6 +168,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if state is not None:
         _check_same_run(json.loads(state["config"]), asdict(config), out)
         model.load_state_dict(state["model"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         if classifier is not None:
             classifier.load_state_dict(state["classifier"])
         optimizer.load_state_dict(state["optimizer"])
@@ -178,6 +184,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     execution = execution_for(device, config.amp, config.compile)  # bf16 + channels_last where the hardware has it
     memory_format = execution.memory_format
     model.to(memory_format=memory_format)
+    kept = model if averaged is None else averaged.module  # what validation measures and best/ holds
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     net = torch.compile(net) if execution.compile else net
     if main_process:
@@ -190,16 +197,17 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if main_process:
             save_state(out, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
                              "rng": rng_state(), "elapsed": clock() - started, "config": json.dumps(asdict(config)),
-                             **({"classifier": classifier.state_dict()} if classifier is not None else {})})  # fmt: skip
+                             **({"classifier": classifier.state_dict()} if classifier is not None else {}),
+                             **({"ema": averaged.state_dict()} if averaged is not None else {})})  # fmt: skip
 
     def validate(step: int) -> None:
         nonlocal best
         if main_process:
-            result = validation.run(model)
+            result = validation.run(kept)
             append_metrics(out, {"step": step, "seconds": round(clock() - started, 2), **result})
             if result["val_accuracy"] > best["val_accuracy"]:
                 best = {"val_accuracy": result["val_accuracy"], "step": step}
-                save_model_atomically(model, out / "best")
+                save_model_atomically(kept, out / "best")
             progress.write(f"step {step}: val loss {result['val_loss']:.4f}, "
                            f"one-shot {100 * result['val_accuracy']:.1f}% (best {100 * best['val_accuracy']:.1f}%)")  # fmt: skip
         model.train()
@@ -236,6 +244,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 dist.all_reduce(p.grad)
                 p.grad /= world
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
         running.append(loss.item())
         progress.update(1)
         done = step + 1
@@ -369,8 +379,8 @@ class Validation:
 
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
-_RUN_IDENTITY = ("data", "architecture", "model_args", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
-                 "batch_size", "episode_way", "episode_shot", "episode_query", "within_alphabet", "augment", "stroke_jitter",
+_RUN_IDENTITY = ("data", "architecture", "model_args", "ema", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
+                 "batch_size", "episode_way", "episode_shot", "episode_query", "partial_episodes", "within_alphabet", "augment", "stroke_jitter",
                  "elastic", "rotated_classes", "seed")  # fmt: skip
 
 
@@ -381,6 +391,17 @@ def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -
     if changed:
         raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
                          "resume it with its own settings or choose another --out-dir.")  # fmt: skip
+
+
+def _moving_average(model: SiameseNet, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of the weights and of batch norm's statistics, or None when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    if decay >= 1:
+        raise ValueError(f"--ema must be a decay between 0 and 1 (e.g. 0.999), got {decay}.")
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _feature_dim(model: SiameseNet) -> int:

@@ -161,6 +161,20 @@ def test_within_alphabet_episodes(omniglot_background: ImageSet) -> None:
         assert len(set(omniglot_background.groups[episode.support.ravel()])) == 1
 
 
+def test_partial_episodes_keep_the_small_alphabets_whole() -> None:
+    data = _toy(classes=8, per_class=3, groups=3)  # alphabets of 3, 3 and 2 characters
+    assert len(EpisodeSampler(data, n_way=3, n_query=2, within_alphabet=True, seed=0).pools) == 2  # the small one left out
+    whole = EpisodeSampler(data, n_way=3, n_query=2, within_alphabet=True, seed=0, partial=True)
+    sizes = set()
+    for step in range(30):
+        support = whole.episode(step).support.ravel()
+        assert len(set(data.groups[support])) == 1
+        alphabet = data.groups[support[0]]
+        assert set(data.labels[support]) == set(data.labels[data.groups == alphabet])  # all its characters
+        sizes.add(len(support))
+    assert sizes == {2, 3}
+
+
 def test_episodes_need_enough_classes() -> None:
     with pytest.raises(ValueError, match="Not enough classes"):
         EpisodeSampler(_toy(classes=3), n_way=5)

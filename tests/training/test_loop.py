@@ -141,13 +141,29 @@ def test_the_cpu_fast_path_resumes_exactly(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(execution, "cpu_supports_bf16", lambda: True)  # bf16 autocast runs (emulated) on any CPU
     a, b = _straight_and_resumed(tmp_path, monkeypatch, model_args=SMALL, loss="prototypical", episode_way=8,
                                  episode_query=3, eval_every=1000, checkpoint_every=3, log_every=1,
-                                 val_trials_per_alphabet=2, elastic=True, seed=2, steps=6, device="cpu",
+                                 val_trials_per_alphabet=2, elastic=True, ema=0.9, seed=2, steps=6, device="cpu",
                                  final_eval=False)  # fmt: skip
     assert "training on cpu: bf16 autocast, channels_last" in capsys.readouterr().out
     for name, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][name]), name
+    for name, tensor in a["ema"].items():  # the moving average resumes too
+        assert torch.equal(tensor, b["ema"][name]), name
+    assert not torch.equal(a["ema"]["module.project.weight"], a["model"]["project.weight"])
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert strip(read_metrics(tmp_path / "straight")) == strip(read_metrics(tmp_path / "resumed"))
+
+
+def test_ema_keeps_the_averaged_weights_in_best(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    config = TrainConfig(model_args=SMALL, steps=4, batch_size=16, eval_every=4, log_every=1, ema=0.5, lr=1e-2,
+                         val_trials_per_alphabet=2, out_dir=str(tmp_path), final_eval=False)  # fmt: skip
+    train(config)
+    state, best = load_state(tmp_path), load_file(tmp_path / "best" / "model.safetensors")
+    assert torch.equal(best["project.weight"], state["ema"]["module.project.weight"])
+    assert not torch.equal(best["project.weight"], state["model"]["project.weight"])
+    with pytest.raises(ValueError, match="--ema must be a decay between 0 and 1"):
+        train(TrainConfig(model_args=SMALL, steps=1, ema=1.5, out_dir=str(tmp_path / "bad"), final_eval=False))
 
 
 def test_the_fast_path_is_chosen_by_the_hardware_and_no_amp_forces_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
