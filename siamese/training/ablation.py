@@ -1,0 +1,201 @@
+"""The accuracy ablations: recipes trained for the same CPU-minutes on the fast path, then judged alike.
+
+Each row is the default recipe (prototypical 20-way within-alphabet episodes, 56 x 56, widths
+32-64-64-64) with a few :class:`~siamese.training.TrainConfig` fields changed, trained for
+``minutes`` of this process's CPU time (``--budget-clock cpu``) on one thread, so that two rows
+share a 2-core machine fairly. A row is judged on its **final** weights (the moving average with
+``ema``), not on its best validation point, over 5,000 validation trials (500 per alphabet) with a
+95% interval from resampling alphabets; the learning curves give the figures at equal steps.
+
+``scripts/ablate.py`` is the command; a run that is stopped resumes where it was (``train`` does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from siamese.training.loop import TrainConfig, train
+from siamese.training.state import load_state, read_metrics
+
+#: What every row shares: the budget is CPU time and validation during training is light (1,000 trials);
+#: the 5,000-trial judgement happens once, on the final weights.
+COMMON = dict(loss="prototypical", steps=1_000_000, budget_clock="cpu", eval_every=500, checkpoint_every=250,
+              val_trials_per_alphabet=100, final_eval=False, seed=0)  # fmt: skip
+
+#: name -> (the fields that differ from the default recipe, the question the row answers)
+ROWS: dict[str, tuple[dict[str, Any], str]] = {
+    "base-56": ({}, "the default recipe on the fast path"),
+    "size-84": ({"model_args": {"input_size": 84}}, "resolution: 84 x 84"),
+    "size-105": ({"model_args": {"input_size": 105}}, "resolution: 105 x 105, the scans' own"),
+    "no-crop": ({"model_args": {"fit_to_box": False}}, "no crop to the ink (the scan's own position and size)"),
+    "wide-128": ({"model_args": {"widths": [64, 128, 128, 128]}}, "capacity: widths 64-128-128-128"),
+    "wide-256": ({"model_args": {"widths": [64, 128, 256, 256]}}, "capacity: widths 64-128-256-256"),
+    "five-blocks": ({"model_args": {"widths": [32, 64, 64, 64, 64]}}, "depth: a fifth block"),
+    "way-40": ({"episode_way": 40, "partial_episodes": True}, "40 classes per episode (smaller alphabets whole)"),
+    "way-60": ({"episode_way": 60, "partial_episodes": True}, "whole alphabets as episodes (14-55 classes)"),
+    "ema": ({"ema": 0.999}, "an exponential moving average of the weights (decay 0.999)"),
+    "cosface": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0},
+                "cosface over every class (and rotations), class vectors at 10x the rate"),
+}
+VALIDATION_TRIALS_PER_ALPHABET = 500
+VALIDATION_SEED = 1  # the seed scripts/train.py validates with (its --seed + 1)
+
+
+def row_config(name: str, minutes: float, root: Path) -> TrainConfig:
+    """The :class:`TrainConfig` of a row, writing to ``root/name``."""
+    if name not in ROWS:
+        raise ValueError(f"Unknown ablation row {name!r}; choose from {', '.join(ROWS)}.")
+    return replace(TrainConfig(**COMMON), **ROWS[name][0], max_minutes=minutes, out_dir=str(root / name))
+
+
+def command_line(config: TrainConfig) -> str:
+    """``config`` as the ``scripts/train.py`` command that trains it (the fields that differ from the defaults)."""
+    default, parts = TrainConfig(), ["OMP_NUM_THREADS=1 python scripts/train.py"]
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if value == getattr(default, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
+        elif isinstance(value, dict):
+            parts.append(f"{flag} '{json.dumps(value)}'")
+        else:
+            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(parts)
+
+
+def run_rows(names: list[str], minutes: float, root: Path, jobs: int = 2) -> None:
+    """Train the rows, ``jobs`` at a time, each on one thread with its log in ``root/name/train.log``;
+    finished rows are left as they are and stopped ones resume."""
+    todo = [name for name in names if not (root / name / "summary.json").exists()]
+    for name in names:
+        if name not in todo:
+            print(f"{name}: finished earlier ({root / name})")
+    configs = [row_config(name, minutes, root) for name in todo]
+    if not configs:
+        return
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(configs))) as pool:
+        for name, status in zip(todo, pool.imap(_train_quietly, configs)):
+            print(f"{name}: {status}", flush=True)
+
+
+def _train_quietly(config: TrainConfig) -> str:
+    torch.set_num_threads(1)  # two rows share two cores; CPU-minutes stay comparable
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "train.log", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        print(command_line(config), flush=True)
+        try:
+            summary = train(config)
+        except Exception as error:  # one row failing leaves the others running; its log says why
+            print(f"error: {error}", flush=True)
+            return f"failed: {error}"
+    return f"{summary['steps']} steps in {summary['minutes']:.1f} CPU-minutes"
+
+
+def judge_row(folder: Path, trials_per_alphabet: int = VALIDATION_TRIALS_PER_ALPHABET) -> dict[str, Any]:
+    """A row's final weights on the validation alphabets, its learning curve and its embedding speed;
+    kept in ``folder/ablation.json`` and measured again only when the run has gone on since."""
+    from siamese.data.splits import load_train_val
+    from siamese.evaluation import evaluate_oneshot
+
+    state = load_state(folder)
+    if state is None:
+        raise ValueError(f"{folder} holds no training state yet.")
+    cached = folder / "ablation.json"
+    if cached.exists():
+        previous = json.loads(cached.read_text())
+        if previous.get("step") == state["step"] and previous.get("trials_per_alphabet") == trials_per_alphabet:
+            return previous
+    config = TrainConfig(**{**asdict(TrainConfig()), **json.loads(state["config"])})
+    model = final_model(state, config)
+    validation = load_train_val(config.data, config.seed)[1]
+    result = evaluate_oneshot(model, validation, 20, trials_per_group=trials_per_alphabet, seed=VALIDATION_SEED)
+    curve = [row for row in read_metrics(folder) if "val_accuracy" in row]
+    judged = {
+        "name": folder.name,
+        "command": command_line(config),
+        "step": state["step"],
+        "cpu_minutes": state["elapsed"] / 60.0,
+        "trials_per_alphabet": trials_per_alphabet,
+        "val_accuracy": result["accuracy"],
+        "standard_error": result["standard_error"],
+        "group_interval": result["group_interval"],
+        "per_alphabet": result["per_group"],
+        "curve": {str(row["step"]): row["val_accuracy"] for row in curve},  # string keys, as JSON keeps them
+        "ms_per_image": embedding_ms(model),
+        "parameters": model.num_parameters(),
+    }
+    cached.write_text(json.dumps(judged, indent=2))
+    return judged
+
+
+def final_model(state: dict[str, Any], config: TrainConfig) -> torch.nn.Module:
+    """The weights a run ends with, from its ``state.pt``: the moving average when it kept one."""
+    from siamese.models import build_model
+
+    model = build_model(config.architecture, **config.model_args)
+    if "ema" in state:
+        weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k != "n_averaged"}
+    else:
+        weights = state["model"]
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def embedding_ms(model: torch.nn.Module, repeats: int = 20) -> dict[str, float]:
+    """Median milliseconds per image to embed a batch of 1 and of 64 (fp32, as served)."""
+    config = model.preprocess_config
+    times: dict[str, float] = {}
+    for batch in (1, 64):
+        images = torch.rand(batch, config.channels, config.input_size, config.input_size)
+        model.embed(images)
+        seconds = []
+        for _ in range(repeats if batch == 1 else max(3, repeats // 4)):
+            start = time.perf_counter()
+            model.embed(images)
+            seconds.append(time.perf_counter() - start)
+        times[f"batch{batch}"] = 1000 * statistics.median(seconds) / batch
+    return times
+
+
+def report(root: Path, names: list[str]) -> list[dict[str, Any]]:
+    """Judge every row that has trained (finished or not), in the order of ``names``."""
+    judged = []
+    for name in names:
+        if (root / name / "state.pt").exists():
+            print(f"judging {name} ...", file=sys.stderr, flush=True)
+            judged.append(judge_row(root / name))
+    return judged
+
+
+def markdown_table(judged: list[dict[str, Any]], steps: tuple[int, ...] = (1000, 2000, 4000)) -> str:
+    """The ablation table and the per-alphabet table, as docs/ablations.md shows them."""
+    head = ("| row | question | steps | CPU-min | **validation, 5,000 trials (final weights)** | 95% over alphabets | "
+            + " | ".join(f"val @ {s:,}" for s in steps) + " | ms/image b1 / b64 | command |")  # fmt: skip
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for row in judged:
+        low, high = row["group_interval"]
+        at = [f"{100 * row['curve'][str(s)]:.1f}%" if str(s) in row["curve"] else ("—" if s > row["step"] else "") for s in steps]
+        question = ROWS.get(row["name"], ({}, ""))[1]
+        lines.append(f"| {row['name']} | {question} | {row['step']:,} | {row['cpu_minutes']:.1f} | "
+                     f"**{100 * row['val_accuracy']:.2f}%** ± {100 * row['standard_error']:.2f} | {100 * low:.1f}-{100 * high:.1f}% | "
+                     + " | ".join(at) + f" | {row['ms_per_image']['batch1']:.2f} / {row['ms_per_image']['batch64']:.3f} | "
+                     f"`{row['command']}` |")  # fmt: skip
+    alphabets = sorted({a for row in judged for a in row["per_alphabet"]})
+    lines += ["", "| alphabet | " + " | ".join(row["name"] for row in judged) + " |", "|---|" + "---|" * len(judged)]
+    for alphabet in alphabets:
+        cells = [f"{100 * row['per_alphabet'][alphabet]:.1f}%" if alphabet in row["per_alphabet"] else "" for row in judged]
+        lines.append(f"| {alphabet} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

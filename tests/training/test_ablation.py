@@ -1,0 +1,54 @@
+"""The ablation rows: their documented commands train what the rows say, and a trained row is judged on its final weights."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from siamese.training import TrainConfig, train
+from siamese.training.ablation import ROWS, command_line, judge_row, markdown_table, row_config
+from siamese.training.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_each_rows_command_parses_back_to_its_config(name: str) -> None:
+    config = row_config(name, 45.0, Path("runs/ablate"))
+    words = shlex.split(command_line(config))
+    assert words[:3] == ["OMP_NUM_THREADS=1", "python", "scripts/train.py"]
+    parsed = TrainConfig(**vars(build_parser().parse_args(words[3:])))
+    assert asdict(parsed) == asdict(config)
+    assert config.budget_clock == "cpu" and config.max_minutes == 45.0 and not config.final_eval
+
+
+def test_unknown_rows_are_refused() -> None:
+    with pytest.raises(ValueError, match="Unknown ablation row 'wider'"):
+        row_config("wider", 45.0, Path("runs"))
+
+
+def test_a_row_is_judged_on_its_final_averaged_weights(tmp_path: Path) -> None:
+    small = {"input_size": 28, "widths": [8, 16, 16, 16], "embedding_dim": 16}
+    train(TrainConfig(model_args=small, loss="prototypical", steps=4, eval_every=2, log_every=1, ema=0.5,
+                      val_trials_per_alphabet=2, out_dir=str(tmp_path / "tiny"), final_eval=False))  # fmt: skip
+    judged = judge_row(tmp_path / "tiny", trials_per_alphabet=4)
+    assert judged["step"] == 4 and judged["trials_per_alphabet"] == 4
+    assert 0.0 <= judged["group_interval"][0] <= judged["val_accuracy"] <= judged["group_interval"][1] <= 1.0
+    assert len(judged["per_alphabet"]) == 10 and set(judged["curve"]) == {"2", "4"}
+    assert judged["ms_per_image"]["batch1"] > 0 and "--ema 0.5" in judged["command"]
+    assert json.loads((tmp_path / "tiny" / "ablation.json").read_text()) == judged  # kept, not measured again
+    table = markdown_table([judged])
+    assert "| tiny |" in table and f"{100 * judged['val_accuracy']:.2f}%" in table
+
+
+def test_the_command_refuses_unknown_rows_in_one_line() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "ablate.py"), "run", "--rows", "base-56,bigger"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: unknown rows bigger; choose from {', '.join(ROWS)}."
