@@ -29,18 +29,21 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from siamese.models import SiameseNet, build_model  # noqa: E402
+from siamese.training.execution import Execution, execution_for  # noqa: E402
 
 MODELS = ("compact", "koch")
 
 
-def make_step(model: SiameseNet, batch: torch.Tensor, fast: bool) -> Callable[[], torch.Tensor]:
-    """One training step on ``batch`` (a BCE pair loss on the head: both halves of the batch)."""
+def make_step(model: SiameseNet, batch: torch.Tensor, execution: Execution) -> Callable[[], torch.Tensor]:
+    """One training step on ``batch`` (a BCE pair loss on the head: both halves of the batch), run as ``execution`` says."""
+    model = model.to(memory_format=execution.memory_format)
+    batch = batch.contiguous(memory_format=execution.memory_format)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    forward = torch.compile(model) if fast else model
+    forward = torch.compile(model) if execution.compile else model
     targets = (torch.arange(len(batch) // 2, device=batch.device) % 2).float()
 
     def step() -> torch.Tensor:
-        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=fast):
+        with execution.autocast():
             features = forward(batch).float()
         left, right = features.chunk(2)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model.pair_logits(left, right), targets)
@@ -117,11 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode in modes:
             torch.manual_seed(0)
             model = build_model(arch).to(device).train()
-            inputs = batch
-            if mode == "fast":
-                model = model.to(memory_format=torch.channels_last)
-                inputs = batch.contiguous(memory_format=torch.channels_last)
-            rate = images_per_second(make_step(model, inputs, mode == "fast"), args.batch, args.seconds, device)
+            execution = execution_for(device, amp=mode == "fast", compile=mode == "fast")  # what scripts/train.py runs
+            rate = images_per_second(make_step(model, batch, execution), args.batch, args.seconds, device)
             row[mode] = {"images_per_s": rate, "tflops": rate * flops / 1e12}
             if peak:
                 row[mode]["fraction_of_bf16_peak"] = rate * flops / 1e12 / peak
