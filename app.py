@@ -1,6 +1,6 @@
 """siamese: one-shot character matching in the browser.
 
-This file only lays out the page (:func:`build_demo`) and passes values to
+This file only lays out the page (:func:`build_demo`, one builder per tab) and passes values to
 :class:`siamese.matching.service.MatchingService`, which does the matching, comparing and teaching.
 Importing it does nothing heavy; :func:`main` prepares the data, loads the models and serves.
 Run it with ``make run``, ``python app.py`` or ``siamese serve``.
@@ -8,10 +8,14 @@ Run it with ``make run``, ``python app.py`` or ``siamese serve``.
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
+import mimetypes
 import random
+import re
 from pathlib import Path
+from typing import Any, Callable
 
 import gradio as gr
 
@@ -34,6 +38,9 @@ MAX_FILE_SIZE = "5mb"
 # wide, relative to its size, as Omniglot's scans (preprocessing evens out the rest).
 CANVAS = (420, 420)
 PEN_WIDTH = 16
+# The events a stroke starts: only the latest one's answer matters, and a spinner per stroke would flicker.
+LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "api_visibility": "private"}
+BEFORE_FIRST_STROKE = "*The closest characters appear here after your first stroke.*"
 
 
 def configure_process() -> None:
@@ -52,20 +59,15 @@ def start_service() -> MatchingService:
         return MatchingService.start(cache_dir=data_dir() / "cache")
     except DataError as error:
         log.warning("no Omniglot gallery (%s); draw & match is off", error)
-        return MatchingService.start(cache_dir=data_dir() / "cache", with_gallery=False)
-
-
-def _taught(symbols: TaughtSymbols) -> list:
-    return list(zip(symbols.views, symbols.names))
-
-
-def forget_all(symbols: TaughtSymbols):
-    return TaughtSymbols(), [], None, None, ""
+        return MatchingService.start(cache_dir=data_dir() / "cache", with_gallery=False, gallery_error=str(error))
 
 
 def new_session_challenge() -> Challenge:
     """Each visitor's own sequence of characters to copy."""
     return Challenge(seed=random.randrange(2**31))
+
+
+# --- components -------------------------------------------------------------------------------------
 
 
 def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
@@ -82,9 +84,9 @@ def image_input(**options) -> gr.Image:
 
 
 def live_pad(elem_id: str) -> gr.Textbox:
-    """The Draw & match canvas (``webapp/pad.js``) and the textbox that carries its drawing, a PNG data URL, to the
-    server after each stroke; the textbox is returned, for events."""
-    gr.HTML(f'''<div class="live-pad" data-value="{elem_id}-value" data-pen="{PEN_WIDTH}">
+    """A canvas (``webapp/pad.js``) and the textbox that carries its drawing, a PNG data URL, to the server after
+    each stroke; the textbox is returned, for events."""
+    gr.HTML(f'''<div class="live-pad" data-pad="{elem_id}" data-value="{elem_id}-value" data-pen="{PEN_WIDTH}">
   <canvas width="{CANVAS[0]}" height="{CANVAS[1]}" aria-label="Drawing canvas"></canvas>
   <div class="pad-tools"><button class="pad-undo" disabled>Undo</button><button class="pad-clear">Clear</button></div>
 </div>''', elem_id=elem_id)  # fmt: skip
@@ -98,9 +100,29 @@ def clear_canvas(elem_id: str) -> str:
     return f"() => {{ document.querySelector('{buttons}')?.click(); }}"
 
 
-def build_demo(service: MatchingService) -> gr.Blocks:
-    """The page, its endpoints and its queue, over ``service``."""
-    examples = service.examples
+def show_on_pad(elem_id: str) -> str:
+    """Browser code that puts an image (an example's value) on a pad in place of its drawing; the pad then sends
+    it, as after a stroke, so the drawing shown and the answer shown always belong together."""
+    return f"(image) => {{ if (image?.url) window.siamesePads?.['{elem_id}']?.show(image.url); }}"
+
+
+def refused_quietly(trigger: Callable, fn: Callable, inputs: list, outputs: list, **options: Any):
+    """``trigger(fn, inputs, outputs)`` for a page-only action that a visitor's mistake can refuse.
+
+    Gradio marks every output of a failed event with an "Error" badge that hides it until the next success (the
+    picture to copy, the taught symbols). Here ``fn`` writes only a hidden State, and the outputs are set from it
+    once it succeeds: a refusal is its toast alone, and the page stays as it was.
+    """
+    held = gr.State()
+    return trigger(lambda *values: fn(*values), inputs, [held], **options).success(
+        lambda values: tuple(values), [held], outputs, show_progress="hidden", api_visibility="private")
+
+
+# --- the tabs ---------------------------------------------------------------------------------------
+
+
+def draw_tab(service: MatchingService) -> None:
+    """Draw & match: the pad, the answer beside it (under it on a phone), the game, the alphabet's sheet, examples."""
 
     @in_words
     def match(sketch: dict | None, alphabet: str, top_k: int):
@@ -115,39 +137,102 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         result = service.match(sketch, alphabet, top_k)
         return {m.label: m.probability for m in result.matches}, result.view, result.message
 
-    def match_shown(sketch, alphabet: str, top_k: int):
-        """``match`` for the page, with the closest characters' images (files written once) for its gallery."""
-        scores, view, message = match(sketch, alphabet, top_k)
-        shown = [(str(service.gallery.file(label)), f"{label} · {p:.0%}") for label, p in scores.items()]
-        return scores, shown, view, message
-
     def match_live(drawing: str, alphabet: str, top_k: int):
-        """``match`` after each stroke (the pad's PNG data URL): a cleared canvas clears the answer instead of raising."""
+        """``match`` after each stroke (the pad's PNG data URL), with the closest characters' images (files written
+        once) for the page's gallery; a cleared canvas hides the answer instead of raising."""
         if not drawing:
-            return None, [], None, ""
-        return match_shown(_pad_image(drawing), alphabet, top_k)
-
-    def match_example(drawing, alphabet: str, top_k: int):
-        """An example drawing, matched in its alphabet, and that alphabet's sheet."""
-        return *match_shown(drawing, alphabet, top_k), show_alphabet(alphabet)
+            return gr.Label(None, visible=False), gr.Gallery([], visible=False), gr.Image(None, visible=False), BEFORE_FIRST_STROKE
+        scores, view, message = match(_pad_image(drawing), alphabet, top_k)
+        shown = [(str(service.gallery.file(label)), f"{label} · {p:.0%}") for label, p in scores.items()]
+        return gr.Label(scores, visible=True), gr.Gallery(shown, visible=True), gr.Image(view, visible=True), message
 
     @in_words
     def show_alphabet(alphabet: str):
         sheet = service.alphabet_sheet(alphabet)
-        label = f"{alphabet}: its {len(sheet)} characters, to copy from" if sheet else "Choose an alphabet to see its characters"
-        return gr.Gallery(value=[(str(path), name) for path, name in sheet], label=label)
+        label = f"{alphabet}: its {len(sheet)} characters, to copy from" if sheet else ""
+        return gr.Gallery(value=[(str(path), name) for path, name in sheet], label=label, visible=bool(sheet))
 
     @in_words
     def draw_this_one(challenge: Challenge, alphabet: str):
         challenge, prompt = service.next_challenge(challenge, alphabet)
-        return challenge, str(prompt), f"Copy this character (another person drew it), then press **Check my copy**. {challenge.score}."
+        text = f"Copy this character (another person drew it), then press **Check my copy**. {challenge.score}."
+        return challenge, gr.Image(str(prompt), visible=True), text
 
     @in_words
     def check_copy(challenge: Challenge, drawing: str, alphabet: str):
         result = service.check_challenge(challenge, _pad_image(drawing))
         challenge, prompt = service.next_challenge(result.challenge, alphabet)
         icon = "✅" if result.found else "❌"
-        return challenge, str(prompt), f"{icon} {result.message} Next: copy this one."
+        return challenge, gr.Image(str(prompt), visible=True), f"{icon} {result.message} Next: copy this one."
+
+    if service.gallery is None:
+        gr.Markdown(no_gallery_notice(service.gallery_error), elem_id="no-gallery")
+    with gr.Row(elem_id="draw-row"):
+        with gr.Column(min_width=320):
+            gr.Markdown("**Draw one character**: the answer updates after each stroke.")
+            with gr.Row(elem_id="draw-controls"):
+                alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
+            drawing = live_pad("draw-pad")
+            with gr.Group(elem_id="game"):
+                challenge = gr.State(new_session_challenge)
+                with gr.Row():
+                    prompt = gr.Image(label="Copy this character", height=160, interactive=False, elem_id="prompt",
+                                      visible=False, min_width=160)  # fmt: skip
+                    with gr.Column(min_width=200):
+                        challenge_text = gr.Markdown("**A game:** press **Draw this one** for a character to copy from the "
+                                                     "chosen alphabet, and see whether the match finds your copy.",
+                                                     elem_id="challenge", padding=True)  # fmt: skip
+                        with gr.Row():
+                            next_button = gr.Button("Draw this one")
+                            check_button = gr.Button("Check my copy", variant="primary")
+        with gr.Column(min_width=320, elem_id="answer"):
+            verdict = gr.Markdown(BEFORE_FIRST_STROKE, elem_id="verdict")
+            scores = gr.Label(label="P(character | drawing), calibrated over the candidates", elem_id="scores",
+                              show_heading=False, visible=False)  # fmt: skip
+            matches = gr.Gallery(label="Closest characters", height="auto", allow_preview=False, elem_id="matches", visible=False)
+            seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False, format="png", visible=False)
+            top_k = unchecked(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"))  # the service words a bad top_k
+    outputs = [scores, matches, seen, verdict]
+    sheet = gr.Gallery(label="", height="auto", allow_preview=False, elem_id="sheet", visible=False)
+    drawing.change(match_live, [drawing, alphabet, top_k], outputs, **LIVE)
+    top_k.release(match_live, [drawing, alphabet, top_k], outputs, **LIVE)
+    # .input, not .change: an example sets the alphabet too, and its drawing reaches the pad after.
+    alphabet.input(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
+        match_live, [drawing, alphabet, top_k], outputs, **LIVE)
+
+    game = [challenge, prompt, challenge_text]
+    refused_quietly(next_button.click, draw_this_one, [challenge, alphabet], game, api_visibility="private").success(
+        None, js=clear_canvas("draw-pad"))
+    refused_quietly(check_button.click, check_copy, [challenge, drawing, alphabet], game, api_visibility="private").success(
+        None, js=clear_canvas("draw-pad"))
+
+    # For API clients: the same matching as a named endpoint, for a Sketchpad value ("match") or an image file
+    # ("match_image"). They return the ranking, the view and the verdict: the characters' images are the page's (the
+    # label names them), and each would be one more download per request. No validator: it would decode the drawing
+    # a second time, outside the queue's limit; the service checks everything.
+    api_outputs = [scores, seen, verdict]
+    gr.Button(visible=False).click(match, [sketchpad("A drawing", "api-sketch"), alphabet, top_k], api_outputs, api_name="match")
+    gr.Button(visible=False).click(match, [image_input(visible=False), alphabet, top_k], api_outputs, api_name="match_image")
+
+    if service.examples.drawings:
+        # An example goes onto the pad, where the visitor can draw on or clear it; the pad then asks for its match.
+        example = image_input(label="Example drawing", visible=False, elem_id="example")
+        drawing_examples = gr.Examples([[str(path), name] for path, name in service.examples.drawings], [example, alphabet],
+                                       label="Try a drawing (by a person whose drawings the gallery does not hold)",
+                                       elem_id="draw-examples")  # fmt: skip
+        drawing_examples.load_input_event.then(None, [example], None, js=show_on_pad("draw-pad")).then(
+            show_alphabet, [alphabet], [sheet], api_visibility="private")
+
+
+def no_gallery_notice(reason: str | None) -> str:
+    """What the Draw & match tab says when the Omniglot gallery could not be loaded."""
+    why = f" ({reason})" if reason else ""
+    return (f"⚠️ **Draw & match is off:** the Omniglot characters to match against could not be loaded{why}. "
+            "**Compare two images** and **Teach your own symbols** still work.")  # fmt: skip
+
+
+def compare_tab(service: MatchingService) -> None:
+    """Compare two images: calibrated P(same), a verdict, and both images as the model sees them."""
 
     @in_words
     def compare(image_a, image_b, domain: str):
@@ -158,10 +243,31 @@ def build_demo(service: MatchingService) -> gr.Blocks:
         result = service.compare(image_a, image_b, domain)
         return {"same": result.probability, "different": 1.0 - result.probability}, result.views[0], result.views[1], result.message
 
+    with gr.Row():
+        image_a = image_input(label="First image", sources=["upload", "clipboard"])
+        image_b = image_input(label="Second image", sources=["upload", "clipboard"])
+    domain = unchecked(gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show"))
+    compare_button = gr.Button("Compare", variant="primary")
+    compare_verdict = gr.Markdown(elem_id="compare-verdict")
+    with gr.Row():
+        p_same = gr.Label(label="Calibrated P(same)")
+        seen_a = gr.Image(label="First, as the model sees it", height=180, interactive=False)
+        seen_b = gr.Image(label="Second, as the model sees it", height=180, interactive=False)
+    compare_outputs = [p_same, seen_a, seen_b, compare_verdict]
+    compare_button.click(compare, [image_a, image_b, domain], compare_outputs, api_name="compare")
+    if service.examples.pairs:
+        gr.Examples([[str(a), str(b), d] for a, b, d in service.examples.pairs], [image_a, image_b, domain], compare_outputs,
+                    compare, run_on_click=True, cache_examples=False, label="Try a pair: the same, then different, for each kind",
+                    elem_id="compare-examples")  # fmt: skip
+
+
+def teach_tab(service: MatchingService) -> None:
+    """Teach your own symbols: one drawing each, kept in the session; then a live answer on a second pad."""
+
     @in_words
     def teach(symbols: TaughtSymbols, sketch: dict | None, name: str):
         symbols = service.teach(symbols, sketch, name)
-        return symbols, _taught(symbols), ""
+        return symbols, list(zip(symbols.views, symbols.names)), ""
 
     @in_words
     def classify(symbols: TaughtSymbols, sketch: dict | None):
@@ -170,135 +276,96 @@ def build_demo(service: MatchingService) -> gr.Blocks:
 
     def teach_drawn(symbols: TaughtSymbols, drawing: str, name: str):
         """``teach`` with the pad's drawing (a PNG data URL)."""
-        return teach(symbols, _pad_image(drawing), name)
+        return teach(symbols, _pad_image(drawing, thing="symbol"), name)
 
     def classify_live(symbols: TaughtSymbols, drawing: str):
         """``classify`` after each stroke on the pad, once a symbol exists; quiet until then."""
         if not symbols.names or not drawing:
             return None, None, ""
-        return classify(symbols, _pad_image(drawing))
+        return classify(symbols, _pad_image(drawing, thing="symbol"))
 
-    def about_text() -> str:
-        card = service.model_card()
-        return (f"**Loaded model:** {service.characters.describe()}\n\n"
-                + (HERE / "docs" / "how_it_works.md").read_text() + "\n\n---\n\n" + card)  # fmt: skip
+    def forget_all(symbols: TaughtSymbols):
+        return TaughtSymbols(), [], None, None, ""
 
-    live = {"trigger_mode": "always_last", "show_progress": "hidden", "api_visibility": "private"}
+    symbols = gr.State(TaughtSymbols())
+    gr.Markdown(f"Draw a symbol, name it and press **Teach**; up to {MAX_SYMBOLS}. Then draw one of them "
+                "on the right: the answer updates after each stroke. Your symbols stay in this browser session only.")  # fmt: skip
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("**A symbol to teach**")
+            teach_drawing = live_pad("teach-pad")
+            name = gr.Textbox(label="Its name", max_length=40, placeholder="e.g. smiley")
+            with gr.Row():
+                teach_button = gr.Button("Teach", variant="primary")
+                forget_button = gr.Button("Forget all")
+            taught = gr.Gallery(label="Taught symbols", height="auto", allow_preview=False, elem_id="taught")
+        with gr.Column():
+            gr.Markdown("**Draw one of your symbols**")
+            query_drawing = live_pad("query-pad")
+            symbol_verdict = gr.Markdown(elem_id="symbol-verdict")
+            symbol_scores = gr.Label(label="P(symbol | drawing), calibrated over your symbols", elem_id="symbol-scores")
+            symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False, format="png")
+    classify_outputs = [symbol_scores, symbol_seen, symbol_verdict]
+    refused_quietly(teach_button.click, teach_drawn, [symbols, teach_drawing, name], [symbols, taught, name],
+                    api_visibility="private").success(None, js=clear_canvas("teach-pad")).then(
+        classify_live, [symbols, query_drawing], classify_outputs, **LIVE)  # fmt: skip
+    forget_button.click(forget_all, [symbols], [symbols, taught, *classify_outputs], api_name="forget").success(
+        None, js=clear_canvas("query-pad"))
+    query_drawing.change(classify_live, [symbols, query_drawing], classify_outputs, **LIVE)
+    # For API clients, Sketchpad values as "match" takes them.
+    teach_sketch, query_sketch = sketchpad("A symbol", "api-teach-sketch"), sketchpad("A drawing", "api-query-sketch")
+    gr.Button(visible=False).click(teach, [symbols, teach_sketch, name], [symbols, taught, name], api_name="teach")
+    gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
+    if service.examples.symbols:
+        symbol_example = image_input(label="Example symbol", visible=False)  # the pads take no value from the server
+        symbol_examples = gr.Examples([[str(path), label] for path, label in service.examples.symbols], [symbol_example, name],
+                                      label="Try a symbol: click one to teach it", elem_id="teach-examples")  # fmt: skip
+        symbol_examples.load_input_event.then(teach, [symbols, symbol_example, name], [symbols, taught, name],
+                                              api_visibility="private")  # fmt: skip
+
+
+def about_tab(service: MatchingService) -> None:
+    """About: the served checkpoint, how it works, and its model card."""
+    card = with_images_inline(service.model_card(), Path(service.characters.source))
+    gr.Markdown(f"**Loaded model:** {service.characters.describe()}\n\n" + (HERE / "docs" / "how_it_works.md").read_text()
+                + "\n\n---\n\n" + card)  # fmt: skip
+
+
+_IMAGE_LINK = re.compile(r"(!\[[^\]]*\]\()([^)\s]+)(\))")
+
+
+def with_images_inline(markdown: str, folder: Path) -> str:
+    """``markdown`` with its images that are files of ``folder`` (a model card's ``curves.png``) as data URLs.
+
+    A card's links are relative to its folder, which the page does not serve: in the page they resolve to
+    ``/curves.png``, a 404. A data URL needs no route and works behind a Space's proxy too.
+    """
+
+    def inline(link: re.Match) -> str:
+        path = folder / link.group(2)
+        if link.group(2).startswith(("http:", "https:", "data:", "/")) or not path.is_file():
+            return link.group(0)
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"{link.group(1)}data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}{link.group(3)}"
+
+    return _IMAGE_LINK.sub(inline, markdown)
+
+
+def build_demo(service: MatchingService) -> gr.Blocks:
+    """The page, its endpoints and its queue, over ``service``."""
     # Uploads and outputs live in Gradio's cache (GRADIO_TEMP_DIR, default /tmp/gradio): without delete_cache they
     # would pile up for as long as the Space runs. Every hour, files older than an hour go; all go at shutdown.
     with gr.Blocks(title="siamese: one-shot matching", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# One-shot matching with a Siamese network\nDraw a character and see which one it is, compare two "
-                    "images, or teach the model your own symbols with one drawing each.")  # fmt: skip
+                    "images, or teach the model your own symbols with one drawing each.", elem_id="intro")  # fmt: skip
         with gr.Tab("Draw & match"):
-            with gr.Row():
-                with gr.Column():
-                    gr.Markdown("**Draw one character**: the answer updates after each stroke.")
-                    drawing = live_pad("draw-pad")
-                    alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
-                    top_k = unchecked(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"))  # the service words a bad top_k
-                with gr.Column():
-                    verdict = gr.Markdown(elem_id="verdict")
-                    scores = gr.Label(label="P(character | drawing), calibrated over the candidates", elem_id="scores")
-                    matches = gr.Gallery(label="Closest characters", columns=5, height="auto", allow_preview=False, elem_id="matches")
-                    seen = gr.Image(label="Your drawing as the model sees it", height=180, interactive=False, format="png")
-            outputs = [scores, matches, seen, verdict]
-            sheet = gr.Gallery(label="Choose an alphabet to see its characters", columns=10, height="auto",
-                               allow_preview=False, elem_id="sheet", render=False)  # fmt: skip
-            drawing.change(match_live, [drawing, alphabet, top_k], outputs, **live)
-            top_k.release(match_live, [drawing, alphabet, top_k], outputs, **live)
-            # For API clients: the same matching as a named endpoint, for a Sketchpad value ("match") or an image
-            # file ("match_image"). They return the ranking, the view and the verdict: the characters' images are
-            # the page's (the label names them), and each would be one more download per request. No validator: it
-            # would decode the drawing a second time, outside the queue's limit; the service checks everything.
-            sketch = sketchpad("A drawing", "api-sketch")
-            api_outputs = [scores, seen, verdict]
-            gr.Button(visible=False).click(match, [sketch, alphabet, top_k], api_outputs, api_name="match")
-            plain_image = image_input(visible=False)
-            gr.Button(visible=False).click(match, [plain_image, alphabet, top_k], api_outputs, api_name="match_image")
-            if examples.drawings:
-                # Examples fill an image of their own: the pad is drawn on in the browser and takes no value from the server.
-                with gr.Row():
-                    example = image_input(label="Example drawing", height=140, interactive=False, elem_id="example")
-                    drawing_examples = gr.Examples([[str(path), name] for path, name in examples.drawings], [example, alphabet],
-                                                   label="Try a drawing (by a person whose drawings the gallery does not hold)",
-                                                   elem_id="draw-examples")  # fmt: skip
-                drawing_examples.load_input_event.then(match_example, [example, alphabet, top_k], [*outputs, sheet], **live)
-            with gr.Accordion("A game: copy a character, and see whether the match finds it", open=True):
-                challenge = gr.State(new_session_challenge)
-                with gr.Row():
-                    prompt = gr.Image(label="Copy this character", height=160, interactive=False, elem_id="prompt")
-                    with gr.Column():
-                        challenge_text = gr.Markdown("Press **Draw this one** for a character to copy from the chosen alphabet.",
-                                                     elem_id="challenge")  # fmt: skip
-                        with gr.Row():
-                            next_button = gr.Button("Draw this one")
-                            check_button = gr.Button("Check my copy", variant="primary")
-            game = [challenge, prompt, challenge_text]
-            next_button.click(draw_this_one, [challenge, alphabet], game, api_visibility="private").success(None, js=clear_canvas("draw-pad"))
-            check_button.click(check_copy, [challenge, drawing, alphabet], game, api_visibility="private").success(
-                None, js=clear_canvas("draw-pad"))
-
-            sheet.render()
-            # .input, not .change: an example sets the alphabet too, and matches its own drawing itself.
-            alphabet.input(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
-                match_live, [drawing, alphabet, top_k], outputs, **live)
-
+            draw_tab(service)
         with gr.Tab("Compare two images"):
-            with gr.Row():
-                image_a = image_input(label="First image", sources=["upload", "clipboard"])
-                image_b = image_input(label="Second image", sources=["upload", "clipboard"])
-            domain = unchecked(gr.Radio(list(service.domains), value=CHARACTERS, label="What the images show"))
-            compare_button = gr.Button("Compare", variant="primary")
-            compare_verdict = gr.Markdown(elem_id="compare-verdict")
-            with gr.Row():
-                p_same = gr.Label(label="Calibrated P(same)")
-                seen_a = gr.Image(label="First, as the model sees it", height=180, interactive=False)
-                seen_b = gr.Image(label="Second, as the model sees it", height=180, interactive=False)
-            compare_outputs = [p_same, seen_a, seen_b, compare_verdict]
-            compare_button.click(compare, [image_a, image_b, domain], compare_outputs, api_name="compare")
-            if examples.pairs:
-                gr.Examples([[str(a), str(b), d] for a, b, d in examples.pairs], [image_a, image_b, domain], compare_outputs,
-                            compare, run_on_click=True, cache_examples=False, label="Try a pair: the same, then different, for each kind", elem_id="compare-examples")  # fmt: skip
-
+            compare_tab(service)
         with gr.Tab("Teach your own symbols"):
-            symbols = gr.State(TaughtSymbols())
-            gr.Markdown(f"Draw a symbol, name it and press **Teach**; up to {MAX_SYMBOLS}. Then draw one of them "
-                        "on the right: the answer updates after each stroke. Your symbols stay in this browser session only.")  # fmt: skip
-            with gr.Row():
-                with gr.Column():
-                    gr.Markdown("**A symbol to teach**")
-                    teach_drawing = live_pad("teach-pad")
-                    name = gr.Textbox(label="Its name", max_length=40, placeholder="e.g. smiley")
-                    with gr.Row():
-                        teach_button = gr.Button("Teach", variant="primary")
-                        forget_button = gr.Button("Forget all")
-                    taught = gr.Gallery(label="Taught symbols", columns=5, height="auto", allow_preview=False, elem_id="taught")
-                with gr.Column():
-                    gr.Markdown("**Draw one of your symbols**")
-                    query_drawing = live_pad("query-pad")
-                    symbol_verdict = gr.Markdown(elem_id="symbol-verdict")
-                    symbol_scores = gr.Label(label="P(symbol | drawing), calibrated over your symbols", elem_id="symbol-scores")
-                    symbol_seen = gr.Image(label="As the model sees it", height=180, interactive=False, format="png")
-            classify_outputs = [symbol_scores, symbol_seen, symbol_verdict]
-            teach_button.click(teach_drawn, [symbols, teach_drawing, name], [symbols, taught, name], api_visibility="private").success(
-                None, js=clear_canvas("teach-pad")).then(classify_live, [symbols, query_drawing], classify_outputs, **live)
-            forget_button.click(forget_all, [symbols], [symbols, taught, *classify_outputs], api_name="forget").success(
-                None, js=clear_canvas("query-pad"))
-            query_drawing.change(classify_live, [symbols, query_drawing], classify_outputs, **live)
-            # For API clients, Sketchpad values as "match" takes them.
-            teach_sketch, query_sketch = sketchpad("A symbol", "api-teach-sketch"), sketchpad("A drawing", "api-query-sketch")
-            gr.Button(visible=False).click(teach, [symbols, teach_sketch, name], [symbols, taught, name], api_name="teach")
-            gr.Button(visible=False).click(classify, [symbols, query_sketch], classify_outputs, api_name="classify")
-            if examples.symbols:
-                with gr.Row():  # an image of their own, as the drawing examples have
-                    symbol_example = image_input(label="Example symbol", height=140, interactive=False)
-                    symbol_examples = gr.Examples([[str(path), label] for path, label in examples.symbols], [symbol_example, name],
-                                                  label="Try a symbol: click one to teach it", elem_id="teach-examples")  # fmt: skip
-                symbol_examples.load_input_event.then(teach, [symbols, symbol_example, name], [symbols, taught, name],
-                                                      api_visibility="private")  # fmt: skip
-
+            teach_tab(service)
         with gr.Tab("About"):
-            gr.Markdown(about_text())
+            about_tab(service)
 
     # Measured with scripts/load_test.py --profile live (16 visitors, a match per stroke, ~1/s each, 2 shared CPUs;
     # docs/reliability.md): p95 1.60 s with two at once, 1.69 s with four, 2.56 s with one, 0 errors. A match costs
@@ -310,9 +377,9 @@ def build_demo(service: MatchingService) -> gr.Blocks:
 
 
 @in_words
-def _pad_image(drawing: str):
-    """The image a pad sent, or the visitor's message."""
-    return image_from_data_url(drawing)
+def _pad_image(drawing: str, thing: str = "character"):
+    """The image a pad sent, or the visitor's message (``thing``: what the pad is for, in that message)."""
+    return image_from_data_url(drawing, thing=thing)
 
 
 def launch_kwargs() -> dict:

@@ -15,6 +15,7 @@ A screenshot of the match lands in ``test-output/browser/``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -25,6 +26,7 @@ import pytest
 from PIL import Image
 
 from siamese.data.omniglot import load_omniglot
+from siamese.utils import free_port
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -200,6 +202,13 @@ def answer_to(page, answers: Answers, action, timeout: float = 30) -> list[str]:
     return shown
 
 
+def ink_on(page, pad: str) -> int:
+    """How many of a pad's canvas pixels are dark."""
+    return page.locator(f"{pad} canvas").evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;"
+        " for (let i = 0; i < d.length; i += 4) n += d[i] < 128; return n; }")
+
+
 def choose_alphabet(page, alphabet: str) -> None:
     page.get_by_label("Alphabet").click()
     page.get_by_role("option", name=alphabet, exact=True).click()
@@ -295,7 +304,8 @@ def test_every_example_fills_its_inputs_and_gives_a_result(page, service, answer
         shown = page.locator(SCORES).all_inner_texts()
         assert shown and all(name.startswith(alphabet) for name in shown), (alphabet, shown)
         expect(page.get_by_label("Alphabet")).to_have_value(alphabet)
-        expect(page.locator("#example img")).to_be_visible()
+        assert ink_on(page, DRAW_PAD) > 500, "the example is not on the pad: the answer shown is not the drawing shown"
+        expect(page.locator(DRAW_PAD).get_by_role("button", name="Undo")).to_be_enabled()
         expect(page.locator("#sheet")).to_contain_text(f"{alphabet}: its")
 
     page.get_by_role("tab", name="Compare two images").click()
@@ -366,3 +376,193 @@ def test_a_character_traced_with_the_mouse_is_among_the_top_3(page, answers) -> 
         shown = page.locator(SCORES).all_inner_texts()
     assert EXPECTED in page.locator(CAPTIONS).first.inner_text() or EXPECTED in shown[:3]
     assert EXPECTED in shown[:3], f"{EXPECTED} not in the top 3 {shown[:3]} (drawn in {drawn:.1f} s; see {OUTPUT})"
+
+
+# --- the page as a visitor sees it, on a laptop and a phone ---------------------------------------
+
+LAPTOP, PHONE = {"width": 1280, "height": 1000}, {"width": 390, "height": 844}
+BADGES = """() => [...document.querySelectorAll('[data-testid="status-tracker"]')]
+    .filter(t => t.offsetParent !== null && !t.classList.contains('hide') && /Error/.test(t.innerText))
+    .map(t => t.closest('[id]')?.id || '?')"""  # Gradio's "Error" badge over an output of a failed event
+
+
+def new_page(browser, url: str, viewport: dict):
+    """A fresh page, laptop or phone (touch), with the pad set up."""
+    phone = viewport["width"] < 500
+    context = browser.new_context(viewport=viewport, has_touch=phone, is_mobile=phone, device_scale_factor=2 if phone else 1)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.locator(f"{DRAW_PAD} canvas[data-ready]").wait_for()
+    return page
+
+
+def boxes_of_pictures(page, gallery: str) -> list[dict]:
+    """Each thumbnail of a gallery: its picture's, its caption's and its own box, and the gallery's visible area
+    (its block, and the label that floats over its top left corner)."""
+    return page.locator(gallery).evaluate("""g => {
+        const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, right: r.right, bottom: r.bottom}; };
+        const label = g.querySelector('[data-testid="block-label"]');
+        return [...g.querySelectorAll('.thumbnail-item')].map(t => ({
+            image: box(t.querySelector('img')), caption: box(t.querySelector('.caption-label')), item: box(t),
+            natural: t.querySelector('img').naturalWidth, area: box(g), label: label ? box(label) : null}));
+    }""")
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["right"] - 0.5 and b["x"] < a["right"] - 0.5 and a["y"] < b["bottom"] - 0.5 and b["y"] < a["bottom"] - 0.5
+
+
+def inside(a: dict, b: dict) -> bool:
+    return a["x"] >= b["x"] - 0.5 and a["right"] <= b["right"] + 0.5 and a["y"] >= b["y"] - 0.5 and a["bottom"] <= b["bottom"] + 0.5
+
+
+def assert_pictures_first(page, gallery: str, count: int) -> None:
+    thumbnails = boxes_of_pictures(page, gallery)
+    assert len(thumbnails) == count, f"{gallery}: {len(thumbnails)} thumbnails, expected {count}"
+    for i, t in enumerate(thumbnails):
+        assert t["natural"] > 0, f"{gallery}: picture {i + 1} did not load"
+        assert not overlap(t["caption"], t["image"]), f"{gallery}: caption {i + 1} covers its picture {t}"
+        assert inside(t["item"], t["area"]), f"{gallery}: thumbnail {i + 1} lies outside the gallery's visible area {t}"
+        assert t["label"] is None or not overlap(t["label"], t["image"]), f"{gallery}: the gallery's label covers picture {i + 1}"
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
+def test_pictures_are_whole_and_no_caption_covers_them(browser, url: str, service, answers, viewport: dict) -> None:
+    page = new_page(browser, url, viewport)
+    try:
+        choose_alphabet(page, ALPHABET)
+        expect(page.locator(f"#sheet {THUMBNAILS}")).to_have_count(len(service.gallery.indices(ALPHABET)))
+        page.wait_for_timeout(500)  # the pictures load
+        assert_pictures_first(page, "#sheet", len(service.gallery.indices(ALPHABET)))
+        pad = page.locator(DRAW_PAD)
+        pad.scroll_into_view_if_needed()
+        answer_to(page, answers, lambda: draw(page, pad, [[(150, 120), (270, 120)], [(210, 120), (210, 300)]]))
+        expect(page.locator(f"#matches {THUMBNAILS}")).to_have_count(5)
+        page.wait_for_timeout(500)
+        assert_pictures_first(page, "#matches", 5)
+        matches = page.locator("#matches").bounding_box()
+        last = page.locator(f"#matches {THUMBNAILS}").last.bounding_box()
+        assert matches["y"] + matches["height"] - (last["y"] + last["height"]) < 40, "the gallery is taller than its pictures"
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=OUTPUT / f"pictures-{viewport['width']}.png", full_page=True)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.timeout(120)
+def test_after_a_stroke_on_a_phone_the_answer_is_in_view(browser, url: str, answers) -> None:
+    page = new_page(browser, url, PHONE)
+    try:
+        pad = page.locator(DRAW_PAD)
+        assert page.evaluate("window.scrollY") == 0
+        answer_to(page, answers, lambda: draw(page, pad, [[(150, 120), (270, 120)], [(210, 120), (210, 300)]]))
+        assert page.evaluate("window.scrollY") == 0, "the stroke scrolled the page"
+        screen = {"x": 0, "y": 0, "right": PHONE["width"], "bottom": PHONE["height"]}
+        for what in ("#verdict", f"{SCORES} >> nth=0"):
+            b = page.locator(what).bounding_box()
+            box = {"x": b["x"], "y": b["y"], "right": b["x"] + b["width"], "bottom": b["y"] + b["height"]}
+            assert inside(box, screen), f"{what} is at {box}, off the {PHONE['width']} x {PHONE['height']} screen"
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=OUTPUT / "phone-answer.png")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_picture_to_copy_and_the_pad_are_seen_together_on_a_laptop(page) -> None:
+    page.get_by_role("button", name="Draw this one", exact=True).click()
+    expect(page.locator("#prompt img")).to_be_visible()
+    screen = {"x": 0, "y": 0, "right": LAPTOP["width"], "bottom": LAPTOP["height"]}
+    page.locator(f"{DRAW_PAD} canvas").scroll_into_view_if_needed()
+    for what in (f"{DRAW_PAD} canvas", "#prompt img", "#challenge"):
+        b = page.locator(what).bounding_box()
+        box = {"x": b["x"], "y": b["y"], "right": b["x"] + b["width"], "bottom": b["y"] + b["height"]}
+        assert inside(box, screen), f"{what} is at {box}: the pad and the picture to copy are not in view together"
+
+
+@pytest.mark.timeout(120)
+def test_undo_and_clear_are_one_size(page) -> None:
+    undo, clear = (page.locator(DRAW_PAD).get_by_role("button", name=name).bounding_box() for name in ("Undo", "Clear"))
+    assert abs(undo["height"] - clear["height"]) < 1 and abs(undo["y"] - clear["y"]) < 1, (undo, clear)
+
+
+@pytest.mark.timeout(120)
+def test_the_first_view_has_no_empty_placeholders(page) -> None:
+    for what in ("#prompt", "#sheet", "#example", "#matches", "#scores"):
+        expect(page.locator(what)).to_be_hidden()
+    empty = page.evaluate("""() => [...document.querySelectorAll('[data-testid="image"], [data-testid="gallery"]')]
+        .filter(e => e.offsetParent !== null && !e.querySelector('img'))
+        .map(e => e.closest('[id]')?.id || e.innerText.slice(0, 40))""")
+    assert empty == [], f"empty boxes on the first view: {empty}"
+    expect(page.locator("#verdict")).to_contain_text("after your first stroke")
+
+
+@pytest.mark.timeout(180)
+def test_a_refusal_leaves_the_page_as_it_was(page, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="siamese.app")
+
+    def refused(sentence: str) -> None:
+        expect(page.locator(ERROR_TEXT).filter(has_text=sentence)).to_have_count(1)
+        page.wait_for_timeout(2000)
+        assert page.evaluate(BADGES) == [], f"error badges left on {page.evaluate(BADGES)}"
+        lines = [r for r in caplog.records if r.getMessage() == f"refused a request: {sentence}"]
+        assert len(lines) == 1, f"the refusal was logged {len(lines)} times"
+        caplog.clear()
+        page.locator('[data-testid="toast-close"]').first.click()
+        expect(page.locator(ERROR_TOAST)).to_have_count(0)
+
+    page.get_by_role("button", name="Draw this one", exact=True).click()
+    expect(page.locator("#prompt img")).to_be_visible()
+    page.get_by_role("button", name="Check my copy").click()  # an empty pad
+    refused("The canvas is empty: draw a character first.")
+    expect(page.locator("#prompt img")).to_be_visible()  # still there to copy
+    expect(page.locator("#challenge")).to_contain_text("Score: 0 of 0")
+
+    page.get_by_role("tab", name="Teach your own symbols").click()
+    pad = page.locator(TEACH_PAD)
+    pad.locator("canvas[data-ready]").wait_for()
+    draw(page, pad, [[(120, 150), (300, 200)], [(200, 100), (220, 320)]])
+    page.get_by_label("Its name").fill("first")
+    page.get_by_role("button", name="Teach", exact=True).click()
+    expect(page.locator("#taught .caption-label")).to_have_count(1)
+    page.get_by_label("Its name").fill("second")
+    page.get_by_role("button", name="Teach", exact=True).click()  # an empty pad
+    refused("The canvas is empty: draw a symbol first.")
+    expect(page.locator("#taught img")).to_be_visible()
+    expect(page.get_by_label("Its name")).to_have_value("second")
+
+
+@pytest.mark.timeout(120)
+def test_about_shows_its_images(page) -> None:
+    page.get_by_role("tab", name="About").click()
+    about = page.get_by_role("tabpanel")
+    expect(about).to_contain_text("Loaded model")
+    images = about.locator("img")
+    assert images.count() >= 1, "About shows no image: the model card's curves are missing"
+    for i in range(images.count()):
+        expect(images.nth(i)).to_have_js_property("complete", True)
+        assert images.nth(i).evaluate("i => i.naturalWidth") > 0, f"About's image {i + 1} did not load: {images.nth(i).get_attribute('src')[:80]}"
+
+
+@pytest.mark.timeout(180)
+def test_without_a_gallery_the_draw_tab_says_so_first(browser, service) -> None:
+    import app
+    from siamese.matching.service import MatchingService
+
+    bare = MatchingService(service.characters, None, examples=service.examples, gallery_error="no network to fetch it")
+    demo = app.build_demo(bare)
+    demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True, **app.launch_kwargs())
+    try:
+        page = browser.new_page(viewport=LAPTOP)
+        page.goto(demo.local_url)
+        notice = page.locator("#no-gallery")
+        expect(notice).to_be_in_viewport()
+        text = notice.inner_text()
+        assert "Draw & match is off" in text and "no network to fetch it" in text, text
+        assert "Compare two images" in text and "Teach your own symbols" in text, text
+        page.close()
+    finally:
+        demo.close()
+

@@ -47,6 +47,8 @@ def in_words(handler: Handler) -> Handler:
     def refusing(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
+        except gr.Error:
+            raise  # already refused and logged (a handler within a handler): a second line would repeat it
         except USER_ERRORS as error:
             raise refusal(str(error)) from None
 

@@ -3,7 +3,9 @@
 // without a GPU that is seconds per stroke. This pad draws with the 2D context and, on pointer-up, writes one
 // PNG (a data URL) into its hidden textbox, whose change event runs the match. Pointer events cover mouse,
 // pen and touch alike; `touch-action: none` (page.css) keeps a finger's stroke from scrolling the page.
+// window.siamesePads[<pad's elem_id>].show(url) puts an image (an example) on a pad, under any strokes drawn after.
 () => {
+  window.siamesePads = window.siamesePads || {};
   const setUp = (pad) => {
     const canvas = pad.querySelector("canvas");
     if (!canvas || canvas.dataset.ready) return;
@@ -13,9 +15,11 @@
     const penWidth = Number(pad.dataset.pen); // app.PEN_WIDTH, in pixels of the canvas
     const strokes = [];
     let current = null;
+    let shown = null; // an example's image, drawn under the strokes
     const paint = () => {
       ink.fillStyle = "#ffffff";
       ink.fillRect(0, 0, canvas.width, canvas.height);
+      if (shown) ink.drawImage(shown, 0, 0, canvas.width, canvas.height);
       ink.strokeStyle = "#000000";
       ink.lineWidth = penWidth;
       ink.lineCap = ink.lineJoin = "round";
@@ -27,9 +31,10 @@
       }
     };
     const send = () => {
-      value.value = strokes.length ? canvas.toDataURL("image/png") : "";
+      const drawn = strokes.length > 0 || shown !== null;
+      value.value = drawn ? canvas.toDataURL("image/png") : "";
       value.dispatchEvent(new Event("input", { bubbles: true }));
-      pad.querySelector(".pad-undo").disabled = !strokes.length;
+      pad.querySelector(".pad-undo").disabled = !drawn;
     };
     const at = (event) => {
       const box = canvas.getBoundingClientRect(); // the canvas may be shown smaller than 420 pixels (a phone)
@@ -54,8 +59,16 @@
     };
     canvas.addEventListener("pointerup", finish);
     canvas.addEventListener("pointercancel", finish);
-    pad.querySelector(".pad-undo").addEventListener("click", () => { strokes.pop(); paint(); send(); });
-    pad.querySelector(".pad-clear").addEventListener("click", () => { strokes.length = 0; paint(); send(); });
+    // Undo takes back the last stroke, then the example itself.
+    pad.querySelector(".pad-undo").addEventListener("click", () => { if (strokes.length) strokes.pop(); else shown = null; paint(); send(); });
+    pad.querySelector(".pad-clear").addEventListener("click", () => { strokes.length = 0; shown = null; paint(); send(); });
+    window.siamesePads[pad.dataset.pad] = {
+      show: (url) => {
+        const image = new Image();
+        image.onload = () => { strokes.length = 0; shown = image; paint(); send(); };
+        image.src = url;
+      },
+    };
     paint();
   };
   // The pad mounts with its tab (and again if Gradio re-renders it): set up every one not yet set up.

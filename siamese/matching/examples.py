@@ -7,6 +7,7 @@ prepared gives no examples; the others are still there.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,8 +20,9 @@ from siamese.matching.gallery import GALLERY_DRAWER, PROMPT_DRAWER, display_name
 from siamese.utils import replacing
 
 #: Drawings of evaluation characters (a drawer neither the gallery nor "Draw this one" shows), and the
-#: alphabet each is matched against.
-DRAWINGS = (("Tengwar", 10), ("Kannada", 5), ("Old_Church_Slavonic_(Cyrillic)", 5))
+#: alphabet each is matched against; each is one the bundled model answers rightly and confidently (98.9%, 98.9%,
+#: 99.9%), as a showcase should (tests/matching/test_examples.py checks it).
+DRAWINGS = (("Tengwar", 10), ("Kannada", 5), ("Old_Church_Slavonic_(Cyrillic)", 12))
 DRAWING_DRAWER = 3
 #: Taught symbols: characters of one alphabet, with the names a visitor might give them.
 SYMBOLS = (("Mongolian", 1, "hook"), ("Mongolian", 7, "comb"), ("Mongolian", 12, "loop"))
@@ -39,7 +41,9 @@ def prepare_examples(cache_dir: str | Path, domains: dict[str, str]) -> Examples
     ``"characters"``, ``"faces"`` or ``"digits"``."""
     folder = Path(cache_dir) / "examples"
     examples = Examples()
-    characters = _cached(folder / "drawings", _omniglot_examples)
+    # The folder is named after the choice of drawings, so that another choice is written afresh.
+    chosen = hashlib.sha256(repr((DRAWINGS, DRAWING_DRAWER, SYMBOLS)).encode()).hexdigest()[:8]
+    characters = _cached(folder / f"drawings-{chosen}", _omniglot_examples)
     if characters:
         examples.drawings = [(characters[f"drawing{i}"], display_name(a)) for i, (a, _) in enumerate(DRAWINGS)]
         examples.symbols = [(characters[f"symbol{i}"], name) for i, (_, _, name) in enumerate(SYMBOLS)]

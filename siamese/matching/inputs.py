@@ -26,12 +26,13 @@ class DrawingError(ImageInputError):
     """A drawing that cannot be matched (empty, blank or of the wrong form); the message is for users."""
 
 
-def image_from_editor(value: Any) -> Image.Image:
-    """The drawing in an editor value, or the value itself when it is already an image."""
+def image_from_editor(value: Any, thing: str = "character") -> Image.Image:
+    """The drawing in an editor value, or the value itself when it is already an image (``thing``: what is drawn,
+    as an empty canvas's message names it)."""
     if isinstance(value, (Image.Image, np.ndarray)):
         return _as_image(value)
     if value is None:
-        raise DrawingError(f"The canvas is empty: draw a character first. Through the API, send {EDITOR_FORM}.")
+        raise DrawingError(f"The canvas is empty: draw a {thing} first. Through the API, send {EDITOR_FORM}.")
     if not isinstance(value, dict):
         raise DrawingError(f"Expected a drawing, got {type(value).__name__}. Send {EDITOR_FORM}.")
     if value.get("composite") is not None:
@@ -39,7 +40,7 @@ def image_from_editor(value: Any) -> Image.Image:
     layers = [_as_image(layer) for layer in value.get("layers") or [] if layer is not None]
     background = value.get("background")
     if not layers and background is None:
-        raise DrawingError(f"The canvas is empty: draw a character first. Through the API, send {EDITOR_FORM}.")
+        raise DrawingError(f"The canvas is empty: draw a {thing} first. Through the API, send {EDITOR_FORM}.")
     return _flatten(_as_image(background) if background is not None else None, layers)
 
 
@@ -48,10 +49,11 @@ MAX_DATA_URL_CHARACTERS = 4_000_000
 _PNG_DATA_URL = "data:image/png;base64,"
 
 
-def image_from_data_url(value: Any) -> Image.Image:
-    """The drawing in a ``data:image/png;base64,...`` string, as the page's canvas sends it."""
+def image_from_data_url(value: Any, thing: str = "character") -> Image.Image:
+    """The drawing in a ``data:image/png;base64,...`` string, as the page's canvas sends it (``thing``: what the
+    canvas is for, "character" or "symbol", as the message for an empty one names it)."""
     if not isinstance(value, str) or not value.strip():
-        raise DrawingError("The canvas is empty: draw a character first.")
+        raise DrawingError(f"The canvas is empty: draw a {thing} first.")
     if len(value) > MAX_DATA_URL_CHARACTERS:
         raise DrawingError(f"The drawing is too large: at most {MAX_DATA_URL_CHARACTERS:,} characters of data URL.")
     if not value.startswith(_PNG_DATA_URL):

@@ -20,7 +20,7 @@ from PIL import Image
 from siamese.hub import CHECKPOINTS_DIR
 from siamese.serving import LoadedModel, load_bundled, resolve_model
 from siamese.matching.examples import Examples, prepare_examples
-from siamese.matching.gallery import ALL_ALPHABETS, Gallery, display_name, load_gallery
+from siamese.matching.gallery import ALL_ALPHABETS, Gallery, load_gallery
 from siamese.matching.inputs import DrawingError, image_from_editor
 from siamese.matching.posterior import Calibration
 from siamese.matching.support_set import Match, SupportSet
@@ -98,16 +98,19 @@ class MatchingService:
     """The loaded models and the Omniglot gallery, and the operations of the page."""
 
     def __init__(self, characters: LoadedModel, gallery: Gallery | None, domains: dict[str, LoadedModel] | None = None,
-                 examples: Examples | None = None) -> None:  # fmt: skip
+                 examples: Examples | None = None, gallery_error: str | None = None) -> None:  # fmt: skip
         self.characters, self.gallery = characters, gallery
+        self.gallery_error = gallery_error  # why there is no gallery, for the page to say
         self.examples = examples or Examples()
         self.domains = {CHARACTERS: characters, **(domains or {})}
         self.calibration: Calibration = characters.calibration
         self._alphabets: dict[str, SupportSet] = {}
 
     @classmethod
-    def start(cls, cache_dir: str | Path, with_gallery: bool = True, threads: int | None = 1) -> "MatchingService":
-        """Resolve the models (see :func:`siamese.serving.resolve_model`) and load the cached gallery.
+    def start(cls, cache_dir: str | Path, with_gallery: bool = True, threads: int | None = 1,
+              gallery_error: str | None = None) -> "MatchingService":  # fmt: skip
+        """Resolve the models (see :func:`siamese.serving.resolve_model`) and load the cached gallery (or, without
+        it, keep ``gallery_error``: why it could not be loaded).
 
         ``threads`` sets PyTorch's intra-op threads (``None`` leaves them). One per request serves
         best: a query is one small image, and on a 2-core machine two threads per operation wait on
@@ -121,7 +124,7 @@ class MatchingService:
                    if (folder / "model.safetensors").is_file()}  # fmt: skip
         gallery = load_gallery(characters.model, characters.fingerprint, cache_dir) if with_gallery else None
         examples = prepare_examples(cache_dir, {name: DOMAIN_EXAMPLES[name] for name in [CHARACTERS, *domains]})
-        return cls(characters, gallery, domains, examples)
+        return cls(characters, gallery, domains, examples, gallery_error)
 
     @property
     def model(self) -> SiameseNet:
@@ -199,8 +202,9 @@ class MatchingService:
         model = self.domains[domain].model
         views = [self._view(model, image, which) for image, which in ((image_a, "first"), (image_b, "second"))]
         probability = float(model.compare(views[0][None], views[1][None])[0, 0])
-        verdict = "the same" if probability >= 0.5 else "different"
-        message = f"P(same) = {probability:.3f}: most likely {verdict} ({display_name(domain).lower()})."
+        things = DOMAIN_EXAMPLES.get(domain, "images")  # "characters", "faces", "digits"
+        verdict = f"the same {things[:-1]}" if probability >= 0.5 else f"different {things}"
+        message = f"P(same) = {probability:.3f}: most likely {verdict}."
         kind = model.preprocess_config.kind
         return CompareResult(probability, (to_image(views[0], kind), to_image(views[1], kind)), message)
 
@@ -209,7 +213,7 @@ class MatchingService:
     def teach(self, symbols: TaughtSymbols, drawing: Any, name: str) -> TaughtSymbols:
         """The symbols plus ``drawing`` named ``name`` (a name taught again is replaced)."""
         name = _clean_name(name)
-        view = self._view(self.model, drawing)
+        view = self._view(self.model, drawing, thing="symbol")
         feature = self.model.embed(view[None])[0].cpu().tolist()
         kept = [i for i, known in enumerate(symbols.names) if known != name]
         if len(kept) >= MAX_SYMBOLS:
@@ -248,14 +252,15 @@ class MatchingService:
         return MatchResult(matches, to_image(view), message, confident)
 
     @staticmethod
-    def _view(model: SiameseNet, image: Any, which: str = "") -> torch.Tensor:
-        """One image through the shared preprocessing; blank drawings are refused."""
+    def _view(model: SiameseNet, image: Any, which: str = "", thing: str = "character") -> torch.Tensor:
+        """One image through the shared preprocessing; blank drawings are refused (``thing``: what is drawn, in the
+        message: "character" or "symbol")."""
         label = f"The {which} image" if which else "The drawing"
         if image is None and which:
             raise DrawingError(f"{label} is missing: upload an image.")
-        view = preprocess(image_from_editor(image), model.preprocess_config)
+        view = preprocess(image_from_editor(image, thing), model.preprocess_config)
         if model.preprocess_config.kind == "ink" and not has_ink(view):
-            raise DrawingError(f"{label} is blank: {'it has no strokes' if which else 'draw a character with the pen first'}.")
+            raise DrawingError(f"{label} is blank: {'it has no strokes' if which else f'draw a {thing} with the pen first'}.")
         return view
 
 

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from siamese.data import load_omniglot
 from siamese.serving import resolve_model
 from siamese.matching import DrawingError
+from siamese.matching.examples import DRAWINGS
 from siamese.matching.gallery import ALL_ALPHABETS
 from dataclasses import replace
 
@@ -107,6 +108,28 @@ def test_examples_are_files_for_every_tab(service):
         assert Image.open(path).size[0] > 0
     for (a, b, domain), same in zip(service.examples.pairs, [True, False] * len(service.domains)):
         assert service.compare(Image.open(a), Image.open(b), domain).same == same, (domain, same)
+
+
+def test_the_showcase_drawings_are_answered_rightly_and_confidently(service):
+    for (path, alphabet), (_, character) in zip(service.examples.drawings, DRAWINGS):
+        result = service.match(Image.open(path), alphabet, 3)
+        assert result.matches[0].label == f"{alphabet} — character {character:02d}", (alphabet, result.message)
+        assert result.confident, result.message
+
+
+@pytest.mark.parametrize("pair, verdict", [(0, "most likely the same character."), (1, "most likely different characters.")])
+def test_compare_says_what_the_images_show_in_plain_words(service, pair, verdict):
+    a, b, domain = service.examples.pairs[pair]
+    assert service.compare(Image.open(a), Image.open(b), domain).message.endswith(verdict)
+    faces = [(a, b) for a, b, d in service.examples.pairs if d == "Faces (AT&T)"]
+    assert service.compare(Image.open(faces[0][0]), Image.open(faces[0][1]), "Faces (AT&T)").message.endswith("the same face.")
+
+
+def test_teaching_a_blank_drawing_speaks_of_symbols(service):
+    with pytest.raises(DrawingError, match="draw a symbol with the pen first"):
+        service.teach(TaughtSymbols(), Image.new("L", (420, 420), 255), "blank")
+    with pytest.raises(DrawingError, match="The canvas is empty: draw a symbol first"):
+        service.teach(TaughtSymbols(), None, "empty")
 
 
 @pytest.mark.parametrize("value", [None, {"background": None, "layers": [], "composite": None}])
