@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from siamese.utils import free_port, percentile
 
-from webapp.report import add_json_argument, emit
+from harness.report import add_json_argument, emit
 # match (the app's), then the reference server's text and image: Gradio's floor, with no output file and with one.
 ENDPOINTS = ("match", "text", "image")
 GOAL_RATIO = 1.5  # match / image, p50

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from siamese.utils import free_port, percentile
 
-from webapp.report import add_json_argument, emit
+from harness.report import add_json_argument, emit
 ROOT = Path(__file__).resolve().parents[1]
 
 CHARACTERS = "Handwritten characters (Omniglot)"

@@ -34,7 +34,7 @@ from typing import Any
 
 from siamese.utils import percentile
 
-from webapp.report import add_json_argument, emit
+from harness.report import add_json_argument, emit
 GOAL_P50_MS = 300.0
 CANVAS = 420  # app.CANVAS, in pixels
 VIEWPORT = {"width": 1280, "height": 1000}
@@ -214,7 +214,7 @@ def run(strokes: int = 20, alphabet: str = "All alphabets", timeout: float = 30,
     """Launch the app here and Chromium, draw ``strokes`` strokes and time the page's answer to each."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    from webapp.api_benchmark import start_app  # noqa: PLC0415
+    from harness.api_benchmark import start_app  # noqa: PLC0415
 
     import app  # noqa: PLC0415 - start_app has put the project on sys.path
 

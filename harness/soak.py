@@ -3,7 +3,7 @@
     python scripts/soak.py --duration 600 --json docs/soak.json --plot docs/soak-rss.png
     python scripts/soak.py --duration 60 --interval 10        # the short version CI runs
 
-Starts the app (``app.py``) in a child process, as the load test does (``webapp/load_test.py``), and runs
+Starts the app (``app.py``) in a child process, as the load test does (``harness/load_test.py``), and runs
 ``--users`` visitors, each with its own ``gradio_client`` session, for ``--duration`` seconds. Each visitor waits
 0.5-1.5 s (seeded) between requests and goes round a fixed mix: match a drawing, teach it as a symbol, classify a
 drawing among the symbols taught, compare two drawings; once ten symbols are taught, it forgets them. About one
@@ -35,8 +35,8 @@ from typing import NamedTuple
 from siamese.transforms import ImageInputError, open_image
 from siamese.utils import percentile
 
-from webapp.load_test import CHARACTERS, drawings, match_request, new_client, one_request, rss_mb, start_server, stop_server
-from webapp.report import add_json_argument, emit
+from harness.load_test import CHARACTERS, drawings, match_request, new_client, one_request, rss_mb, start_server, stop_server
+from harness.report import add_json_argument, emit
 
 FLAT_MB_PER_MIN = 1.0
 TAUGHT_BEFORE_FORGETTING = 10

@@ -1,4 +1,4 @@
-"""Stroke-to-ranking latency of the page in headless Chromium, timed in the page (the harness is webapp/page_benchmark.py).
+"""Stroke-to-ranking latency of the page in headless Chromium, timed in the page (the harness is harness/page_benchmark.py).
 
     python scripts/benchmark_page.py           # 20 strokes against all alphabets; --json PATH for JSON
 """
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from webapp.page_benchmark import main  # noqa: E402
+from harness.page_benchmark import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-"""Many visitors at once: the load test (webapp/load_test.py), shortened (16 users for 15 s, busy and live), and the
+"""Many visitors at once: the load test (harness/load_test.py), shortened (16 users for 15 s, busy and live), and the
 cache fix it led to.
 
 The full measurement (16 users, 60 s) and the queue settings chosen from it are in docs/reliability.md.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from webapp import load_test
+from harness import load_test
 
 RSS_GROWTH_LIMIT_MB = 150  # measured: +30 MB over 15-60 s with 16 users; a leak of a few kB per request shows
 # The live profile for 16 x 15 s, measured at load 4-6 on 2 CPUs: 214-218 strokes (the pen's clock: ~1 a second once

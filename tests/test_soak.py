@@ -1,4 +1,4 @@
-"""The soak (webapp/soak.py): the app under a steady mix of visitors and bad uploads, shortened to 60 s for CI.
+"""The soak (harness/soak.py): the app under a steady mix of visitors and bad uploads, shortened to 60 s for CI.
 
 The 10-minute run and its figures are in docs/reliability.md (docs/soak.json, docs/soak-rss.png).
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp import soak
+from harness import soak
 
 from test_app_errors import CONTRACT  # tests/ is on sys.path
 

@@ -1,1 +1,1 @@
-"""The page's companions: the error contract (``errors.py``), workarounds for Gradio (``gradio_fixes.py``), the drawing pad (``pad.js``, ``page.css``), the load test, the soak and the benchmarks."""
+"""What the page serves besides ``app.py``: the error contract (``errors.py``), workarounds for Gradio (``gradio_fixes.py``) and the drawing pad (``pad.js``, ``page.css``). What measures the page from outside is in ``harness/``."""

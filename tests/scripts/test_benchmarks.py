@@ -64,7 +64,7 @@ def test_cpu_benchmark_prints_every_figure(capsys):
         assert report["training_fast_over_fp32"]["default"] > 1.5
 
 
-# --- the web app's speed: webapp/api_benchmark.py and webapp/page_benchmark.py ---------------------------------
+# --- the web app's speed: harness/api_benchmark.py and harness/page_benchmark.py ---------------------------------
 
 
 def _positive(value) -> bool:
@@ -72,7 +72,7 @@ def _positive(value) -> bool:
 
 
 def test_the_stage_timer_counts_calls_and_takes_its_timers_off_again():
-    from webapp.api_benchmark import StageTimer
+    from harness.api_benchmark import StageTimer
 
     class Thing:
         def work(self, x):
@@ -92,7 +92,7 @@ def test_the_stage_timer_counts_calls_and_takes_its_timers_off_again():
 
 
 def test_the_page_benchmark_strokes_stay_on_the_canvas_and_each_is_new():
-    from webapp.page_benchmark import CANVAS, stroke_path
+    from harness.page_benchmark import CANVAS, stroke_path
 
     paths = [stroke_path(i) for i in range(20)]
     assert all(0 < x < CANVAS and 0 < y < CANVAS for path in paths for x, y in path)
