@@ -42,8 +42,8 @@ VIEWPORT = {"width": 1280, "height": 1000}
 # DOM of the pad and of Gradio 6.31's Label that the benchmark relies on (as tests/test_app_browser.py does).
 PAD = "#draw-pad"
 PAD_CANVAS = "canvas"  # the pad's drawing surface (webapp/pad.js)
-SCORES = "#scores"
-ROWS = ".confidence-set"  # the Label's rows: the name and the percentage, best first
+SCORES = "#answer"  # the answer's column: the Label (#scores) in it is only shown once there is an answer
+ROWS = "#scores .confidence-set"  # the Label's rows: the name and the percentage, best first
 ERROR_TOAST = '[data-testid="toast-body"].error'
 POLL_MS = 20  # how often Playwright looks for the answer; the timestamps themselves are the page's
 
