@@ -36,7 +36,7 @@ from siamese.data.splits import SPLITS
 from siamese.evaluation.calibration import fitted_calibration
 from siamese.evaluation.plan import MODEL_PLACEHOLDER, Evaluation, evaluation_command, format_table, run_evaluation
 from siamese.hub import DEFAULT_CHECKPOINT, load_model
-from siamese.matching.posterior import CALIBRATION_FILE, write_calibration
+from siamese.hub import CALIBRATION_FILE, write_calibration
 from siamese.models import CheckpointError
 from siamese.utils import one_line
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Mapping
 
-from siamese.hub import CHECKPOINTS_DIR, DEFAULT_CHECKPOINT, Located, checkpoint_fingerprint, load_folder, locate, looks_like_path
-from siamese.matching.posterior import Calibration, read_calibration
+from siamese.hub import (CHECKPOINTS_DIR, DEFAULT_CHECKPOINT, Calibration, Located, checkpoint_fingerprint, load_folder, locate,
+                         looks_like_path, read_calibration)  # fmt: skip
 from siamese.models import CheckpointError, SiameseNet
 from siamese.utils import one_line
 

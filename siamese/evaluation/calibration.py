@@ -1,6 +1,6 @@
 """The calibration of the page's answer to "which character is it?": P(character | drawing).
 
-The page shows ``softmax(logits / T)`` over its candidates (:class:`siamese.matching.posterior.Calibration`).
+The page shows ``softmax(logits / T)`` over its candidates (:class:`siamese.hub.Calibration`).
 The temperature ``T`` is fitted on the validation alphabets by maximum likelihood of the true character,
 and the "no confident match" threshold is the lowest best posterior at which the validation answers it
 accepts are still right ``precision`` of the time (selective classification). Both are then measured,
@@ -25,7 +25,7 @@ import torch
 from siamese.data import ImageSet
 from siamese.evaluation.ranking import PageQueries
 from siamese.evaluation.scorers import Scorer, logit_scorer
-from siamese.matching.posterior import Calibration
+from siamese.hub import Calibration
 from siamese.models import SiameseNet
 
 #: The page's two tasks: a drawing among its own alphabet's characters, or among all of them.

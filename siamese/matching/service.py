@@ -17,12 +17,11 @@ from typing import Any
 import torch
 from PIL import Image
 
-from siamese.hub import CHECKPOINTS_DIR
+from siamese.hub import CHECKPOINTS_DIR, Calibration
 from siamese.serving import LoadedModel, load_bundled, resolve_model
 from siamese.matching.examples import Examples, prepare_examples
 from siamese.matching.gallery import ALL_ALPHABETS, Gallery, load_gallery
 from siamese.matching.inputs import DrawingError, image_from_editor
-from siamese.matching.posterior import Calibration
 from siamese.matching.support_set import Match, SupportSet
 from siamese.models import SiameseNet
 from siamese.transforms import has_ink, preprocess, to_image

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import torch
 
-from siamese.matching.posterior import Calibration
+from siamese.hub import Calibration
 from siamese.models import SiameseNet
 from siamese.models.base import ImageLike
 

@@ -27,7 +27,7 @@ from siamese.evaluation.calibration import (
 )
 from siamese.evaluation.plan import format_table
 from siamese.hub import DEFAULT_CHECKPOINT
-from siamese.matching.posterior import CALIBRATION_FILE, Calibration, read_calibration, write_calibration
+from siamese.hub import CALIBRATION_FILE, Calibration, read_calibration, write_calibration
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -121,7 +121,7 @@ def test_rejection_chooses_a_threshold_on_validation_that_keeps_the_coverage(mod
 def test_calibration_saves_what_it_fitted_and_plots_the_reliability(model_dir, tmp_path, capsys):
     import shutil
 
-    from siamese.matching.posterior import read_calibration
+    from siamese.hub import read_calibration
 
     folder = Path(shutil.copytree(model_dir, tmp_path / "model"))
     figure = tmp_path / "calibration.png"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from siamese.hub import DEFAULT_CHECKPOINT
-from siamese.matching.posterior import read_calibration
+from siamese.hub import read_calibration
 from siamese.serving import resolve_model
 
 if TYPE_CHECKING:

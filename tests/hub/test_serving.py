@@ -20,7 +20,7 @@ import torch
 import siamese
 from siamese import CheckpointError, SiameseNet
 from siamese.hub import DEFAULT_CHECKPOINT, checkpoint_fingerprint
-from siamese.matching.posterior import CALIBRATION_FILE, Calibration, read_calibration, write_calibration
+from siamese.hub import CALIBRATION_FILE, Calibration, read_calibration, write_calibration
 from siamese.serving import LoadedModel, resolve_model
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ import torch
 
 from siamese import CompactNet
 from siamese.matching import SupportSet
-from siamese.matching.posterior import Calibration
+from siamese.hub import Calibration
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_the_docs_state_the_threshold_that_the_bundled_calibration_uses() -> Non
     from pathlib import Path
 
     from siamese.hub import DEFAULT_CHECKPOINT
-    from siamese.matching.posterior import read_calibration
+    from siamese.hub import read_calibration
 
     threshold = f"{read_calibration(DEFAULT_CHECKPOINT).threshold:.0%}"
     root = Path(__file__).resolve().parents[2]
