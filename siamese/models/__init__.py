@@ -1,4 +1,5 @@
-"""Siamese models: the paper's :class:`KochNet` and the project's default :class:`CompactNet`."""
+"""Siamese models: the paper's :class:`KochNet`, the project's default :class:`CompactNet`, and
+:class:`EnsembleNet`, several trained models as one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 from siamese.models.base import CheckpointError, SiameseNet, read_config
 from siamese.models.compact import CompactNet
+from siamese.models.ensemble import EnsembleNet
 from siamese.models.koch import KochNet
 
-ARCHITECTURES: dict[str, type[SiameseNet]] = {KochNet.architecture: KochNet, CompactNet.architecture: CompactNet}
+ARCHITECTURES: dict[str, type[SiameseNet]] = {cls.architecture: cls for cls in (KochNet, CompactNet, EnsembleNet)}
 DEFAULT_ARCHITECTURE = CompactNet.architecture
 
 
@@ -41,6 +43,7 @@ __all__ = [
     "CheckpointError",
     "CompactNet",
     "DEFAULT_ARCHITECTURE",
+    "EnsembleNet",
     "KochNet",
     "SiameseNet",
     "build_model",

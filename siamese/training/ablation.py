@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from siamese.training.loop import TrainConfig, train
-from siamese.training.state import load_state, read_metrics
+from siamese.training.state import load_state, read_metrics, save_model_atomically
 
 #: What every row shares: the budget is CPU time and validation during training is light (1,000 trials);
 #: the 5,000-trial judgement happens once, on the final weights.
@@ -138,6 +138,7 @@ def judge_row(folder: Path, trials_per_alphabet: int = VALIDATION_TRIALS_PER_ALP
         "parameters": model.num_parameters(),
     }
     cached.write_text(json.dumps(judged, indent=2))
+    save_model_atomically(model, folder / "final")  # a checkpoint folder, for scripts/evaluate.py and ensembles
     return judged
 
 

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+import torch
+
+from siamese.hub import load_model
 from siamese.training import TrainConfig, train
+from siamese.training.state import load_state
 from siamese.training.ablation import ROWS, command_line, judge_row, markdown_table, row_config
 from siamese.training.cli import build_parser
 
@@ -43,6 +47,8 @@ def test_a_row_is_judged_on_its_final_averaged_weights(tmp_path: Path) -> None:
     assert len(judged["per_alphabet"]) == 10 and set(judged["curve"]) == {"2", "4"}
     assert judged["ms_per_image"]["batch1"] > 0 and "--ema 0.5" in judged["command"]
     assert json.loads((tmp_path / "tiny" / "ablation.json").read_text()) == judged  # kept, not measured again
+    final = load_model(tmp_path / "tiny" / "final")  # the judged weights, as a checkpoint
+    assert torch.equal(final.state_dict()["project.weight"], load_state(tmp_path / "tiny")["ema"]["module.project.weight"])
     table = markdown_table([judged])
     assert "| tiny |" in table and f"{100 * judged['val_accuracy']:.2f}%" in table
 
