@@ -44,7 +44,7 @@ from siamese.training.execution import execution_for
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
 from siamese.evaluation.calibration import fitted_calibration
 from siamese.evaluation.plots import plot_learning_curves
-from siamese.matching.posterior import write_calibration
+from siamese.hub import write_calibration
 from siamese.training.state import (
     append_metrics,
     read_metrics,

@@ -16,7 +16,7 @@ import pytest
 from siamese.data.demo import make_demo_folder
 from siamese.evaluate import main, parse_evaluation
 from siamese.evaluation.plan import MODEL_PLACEHOLDER
-from siamese.matching.posterior import read_calibration
+from siamese.hub import read_calibration
 from siamese.training import TrainConfig, train
 from siamese.training.card import EVALUATION_FILE, percent
 
