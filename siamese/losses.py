@@ -105,3 +105,17 @@ def cosface_objective(
     n_same = same[off_diagonal].sum().clamp(min=1.0)
     pos_weight = float((off_diagonal.sum() - n_same) / n_same)
     return loss + bce_loss(pairs[off_diagonal], same[off_diagonal], pos_weight=pos_weight)
+
+
+def similarity_distillation(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """Knowledge distillation over similarities (Hinton et al. 2015; relational, as Park et al. 2019):
+    each image's softmax over its cosines to the other images of the batch, the teacher's as the soft
+    target of the student's, KL divergence averaged over images. Both are L2-normalised features ``[N, D]``.
+
+    It lets one network learn what an ensemble (:class:`~siamese.models.EnsembleNet`) finds similar.
+    """
+    n = student.shape[0]
+    others = ~torch.eye(n, dtype=torch.bool, device=student.device)  # an image's similarity to itself says nothing
+    s = (student @ student.T)[others].view(n, n - 1) / temperature
+    t = (teacher @ teacher.T)[others].view(n, n - 1) / temperature
+    return F.kl_div(F.log_softmax(s, dim=1), F.log_softmax(t, dim=1), log_target=True, reduction="batchmean")

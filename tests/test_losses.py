@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from siamese import CompactNet
 from siamese.losses import LOSSES, bce_loss, contrastive_loss
@@ -189,3 +190,18 @@ def test_cosface_margin_raises_the_loss_and_gradients_reach_the_classifier() -> 
     assert margined > plain
     margined.backward()
     assert classifier.weight.grad.abs().sum() > 0 and features.grad.abs().sum() > 0
+
+
+def test_similarity_distillation_is_zero_only_when_the_student_agrees() -> None:
+    from siamese.losses import similarity_distillation
+
+    torch.manual_seed(0)
+    teacher = F.normalize(torch.randn(12, 8), dim=1)
+    assert similarity_distillation(teacher, teacher).item() == pytest.approx(0.0, abs=1e-6)
+    student = F.normalize(torch.randn(12, 8), dim=1).requires_grad_(True)
+    loss = similarity_distillation(student, teacher)
+    assert loss.item() > 0.1
+    loss.backward()
+    assert student.grad is not None and student.grad.abs().sum() > 0
+    rotated = teacher @ torch.linalg.qr(torch.randn(8, 8))[0]  # the same similarities in other coordinates
+    assert similarity_distillation(rotated, teacher).item() == pytest.approx(0.0, abs=1e-5)

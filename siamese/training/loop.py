@@ -37,7 +37,7 @@ from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSample
 from siamese.evaluation import checkpoint_plan, evaluate_oneshot, evaluate_verification, model_scorer, run_plan
 from siamese.data.prepare import data_dir
 from siamese.data.splits import load_train_val
-from siamese.losses import LOSSES, CosineClassifier, cosface_objective, pair_objective, prototypical_objective
+from siamese.losses import LOSSES, CosineClassifier, cosface_objective, pair_objective, prototypical_objective, similarity_distillation
 from siamese.models import SiameseNet, build_model
 from siamese.training.card import headline, write_model_card
 from siamese.training.execution import execution_for
@@ -82,6 +82,9 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     ema: float = 0.0  # if > 0, validate and keep an exponential moving average of the weights with this decay (e.g. 0.999)
+    teacher: str = ""  # a checkpoint (folder or Hub id, e.g. an ensemble) whose similarities the model also learns
+    distill_weight: float = 1.0  # with --teacher: the distillation loss's weight beside the objective's
+    distill_temperature: float = 0.1  # with --teacher: the softmax temperature over cosine similarities
     momentum: float = 0.9  # koch-sgd: final momentum (rises from 0.5); ignored by adam/adamw
     layer_lrs: str = ""  # koch-sgd: comma-separated learning rate per layer (Koch: eta_j), e.g. "0.01,0.01,0.01,0.01,0.01,0.01"
     layer_momenta: str = ""  # koch-sgd: comma-separated final momentum per layer (Koch: mu_j)
@@ -133,6 +136,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     # --- data: preprocess once through the shared path, keep as uint8 in memory -------------
     model = build_model(config.architecture, **config.model_args)
+    teacher = _teacher(config.teacher, model, device)  # checked before the data loads
     train_set, val_set = load_train_val(config.data, config.seed)
     if config.rotated_classes:
         train_set = train_set.with_rotated_classes()
@@ -184,6 +188,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     execution = execution_for(device, config.amp, config.compile)  # bf16 + channels_last where the hardware has it
     memory_format = execution.memory_format
     model.to(memory_format=memory_format)
+    if teacher is not None:
+        teacher.to(memory_format=memory_format)
     kept = model if averaged is None else averaged.module  # what validation measures and best/ holds
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     net = torch.compile(net) if execution.compile else net
@@ -233,7 +239,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
         targets = targets.to(device, non_blocking=True)
         with execution.autocast():
             features = net(images).float()  # one forward pass over every image of the batch
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher.features(images).float()
         loss = objective(config, model, features, targets, classifier)
+        if teacher is not None:  # the teacher sees the same augmented images
+            loss = loss + config.distill_weight * similarity_distillation(features, taught, config.distill_temperature)
         if not torch.isfinite(loss):
             raise TrainingError(f"The loss became {loss.item()} at step {step}; the last good checkpoint in {out} is kept. "
                                 "Try a lower learning rate.")  # fmt: skip
@@ -379,7 +390,7 @@ class Validation:
 
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
-_RUN_IDENTITY = ("data", "architecture", "model_args", "ema", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
+_RUN_IDENTITY = ("data", "architecture", "model_args", "ema", "teacher", "distill_weight", "distill_temperature", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
                  "batch_size", "episode_way", "episode_shot", "episode_query", "partial_episodes", "within_alphabet", "augment", "stroke_jitter",
                  "elastic", "rotated_classes", "seed")  # fmt: skip
 
@@ -391,6 +402,19 @@ def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -
     if changed:
         raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); "
                          "resume it with its own settings or choose another --out-dir.")  # fmt: skip
+
+
+def _teacher(source: str, model: SiameseNet, device: torch.device) -> SiameseNet | None:
+    """The model to distil from, frozen in eval mode; its input must be the student's."""
+    if not source:
+        return None
+    from siamese.hub import load_model
+
+    teacher = load_model(source, device=str(device))
+    if teacher.preprocess_config != model.preprocess_config:
+        raise ValueError(f"The teacher {source} takes other inputs ({teacher.preprocess_config}) than the model being trained "
+                         f"({model.preprocess_config}); distillation needs the same preprocessing.")  # fmt: skip
+    return teacher.eval().requires_grad_(False)
 
 
 def _moving_average(model: SiameseNet, decay: float) -> torch.optim.swa_utils.AveragedModel | None:

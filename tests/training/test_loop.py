@@ -197,3 +197,18 @@ def test_a_training_batch_depends_only_on_seed_and_step() -> None:
 def test_cosface_batch_must_split_into_classes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="multiple of per_class"):
         train(TrainConfig(model_args=SMALL, loss="cosface", batch_size=33, per_class=2, out_dir=str(tmp_path), final_eval=False))
+
+
+def test_a_student_learns_its_teachers_similarities(tmp_path: Path) -> None:
+    from siamese.models import build_model
+
+    torch.manual_seed(0)
+    build_model("compact", **SMALL).save_pretrained(tmp_path / "teacher")
+    base = dict(model_args=SMALL, loss="prototypical", episode_way=8, episode_query=3, eval_every=1000, log_every=1,
+                val_trials_per_alphabet=2, final_eval=False, lr=3e-3)  # fmt: skip
+    train(TrainConfig(steps=20, out_dir=str(tmp_path / "student"), teacher=str(tmp_path / "teacher"), distill_weight=50.0, **base))
+    rows = [r["train_loss"] for r in read_metrics(tmp_path / "student") if "train_loss" in r]
+    assert sum(rows[-5:]) < 0.8 * sum(rows[:5])
+    with pytest.raises(ValueError, match="distillation needs the same preprocessing"):
+        train(TrainConfig(steps=1, out_dir=str(tmp_path / "other"), teacher=str(tmp_path / "teacher"),
+                          **{**base, "model_args": {**SMALL, "input_size": 32}}))  # fmt: skip
