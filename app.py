@@ -24,7 +24,8 @@ from siamese.data.base import DataError
 from siamese.data.prepare import data_dir
 from siamese.matching.gallery import ALL_ALPHABETS
 from siamese.matching.inputs import EDITOR_FORM, image_from_data_url
-from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, MAX_TOP_K, Challenge, MatchingService, TaughtSymbols
+from siamese.matching.service import (CHARACTERS, FEW_SHOT, MAX_SYMBOLS, MAX_TOP_K, ONE_SHOT, Challenge, MatchingService,
+                                      TaughtSymbols)  # fmt: skip
 from siamese.transforms import limit_image_pixels
 
 from webapp.errors import IMAGE_FORM, explained, in_words, install_error_contract, unchecked
@@ -40,7 +41,8 @@ CANVAS = (420, 420)
 PEN_WIDTH = 16
 # The events a stroke starts: only the latest one's answer matters, and a spinner per stroke would flicker.
 LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "api_visibility": "private"}
-BEFORE_FIRST_STROKE = "*The closest characters appear here after your first stroke.*"
+BEFORE_FIRST_STROKE = "**Draw one character** on the pad: the closest characters appear here after your first stroke, and change with each one."
+SHOTS = [("one drawing of each character (one-shot)", ONE_SHOT), ("all of a character's drawings (few-shot)", FEW_SHOT)]
 
 
 def configure_process() -> None:
@@ -56,7 +58,9 @@ def start_service() -> MatchingService:
     """The models and the gallery, loaded once per process (the page and its tests share them)."""
     try:
         prepare_dataset("omniglot")  # on a Space this downloads the official zips once
-        return MatchingService.start(cache_dir=data_dir() / "cache")
+        service = MatchingService.start(cache_dir=data_dir() / "cache")
+        service.prepare_few_shot()  # in the background: ready by the time a visitor switches to it
+        return service
     except DataError as error:
         log.warning("no Omniglot gallery (%s); draw & match is off", error)
         return MatchingService.start(cache_dir=data_dir() / "cache", with_gallery=False, gallery_error=str(error))
@@ -137,14 +141,17 @@ def draw_tab(service: MatchingService) -> None:
         result = service.match(sketch, alphabet, top_k)
         return {m.label: m.probability for m in result.matches}, result.view, result.message
 
-    def match_live(drawing: str, alphabet: str, top_k: int):
-        """``match`` after each stroke (the pad's PNG data URL), with the closest characters' images (files written
-        once) for the page's gallery; a cleared canvas hides the answer instead of raising."""
+    @in_words
+    def match_live(drawing: str, alphabet: str, top_k: int, shots: str):
+        """The match after each stroke (the pad's PNG data URL), against one drawing of each character or their
+        prototypes (``shots``), with the closest characters' images (files written once) for the page's gallery; a
+        cleared canvas hides the answer instead of raising."""
         if not drawing:
             return gr.Label(None, visible=False), gr.Gallery([], visible=False), gr.Image(None, visible=False), BEFORE_FIRST_STROKE
-        scores, view, message = match(_pad_image(drawing), alphabet, top_k)
+        result = service.match(_pad_image(drawing), alphabet, top_k, shots)
+        scores = {m.label: m.probability for m in result.matches}
         shown = [(str(service.gallery.file(label)), f"{label} · {p:.0%}") for label, p in scores.items()]
-        return gr.Label(scores, visible=True), gr.Gallery(shown, visible=True), gr.Image(view, visible=True), message
+        return gr.Label(scores, visible=True), gr.Gallery(shown, visible=True), gr.Image(result.view, visible=True), result.message
 
     @in_words
     def show_alphabet(alphabet: str):
@@ -167,11 +174,12 @@ def draw_tab(service: MatchingService) -> None:
 
     if service.gallery is None:
         gr.Markdown(no_gallery_notice(service.gallery_error), elem_id="no-gallery")
-    with gr.Row(elem_id="draw-row"):
+    with gr.Row(elem_id="draw-row"):  # page.css: the controls span its first line on a laptop, follow the answer on a phone
+        with gr.Row(elem_id="draw-controls"):
+            alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True,
+                                   scale=1, min_width=240)  # fmt: skip
+            shots = unchecked(gr.Radio(SHOTS, value=ONE_SHOT, label="Compare your drawing with", elem_id="shots", scale=2))
         with gr.Column(min_width=320):
-            gr.Markdown("**Draw one character**: the answer updates after each stroke.")
-            with gr.Row(elem_id="draw-controls"):
-                alphabet = gr.Dropdown(service.alphabet_choices(), value=ALL_ALPHABETS, label="Alphabet", allow_custom_value=True)
             drawing = live_pad("draw-pad")
             with gr.Group(elem_id="game"):
                 challenge = gr.State(new_session_challenge)
@@ -194,11 +202,12 @@ def draw_tab(service: MatchingService) -> None:
             top_k = unchecked(gr.Slider(1, MAX_TOP_K, value=5, step=1, label="How many matches"))  # the service words a bad top_k
     outputs = [scores, matches, seen, verdict]
     sheet = gr.Gallery(label="", height="auto", allow_preview=False, elem_id="sheet", visible=False)
-    drawing.change(match_live, [drawing, alphabet, top_k], outputs, **LIVE)
-    top_k.release(match_live, [drawing, alphabet, top_k], outputs, **LIVE)
+    live_inputs = [drawing, alphabet, top_k, shots]
+    drawing.change(match_live, live_inputs, outputs, **LIVE)
+    top_k.release(match_live, live_inputs, outputs, **LIVE)
+    shots.input(match_live, live_inputs, outputs, **LIVE)
     # .input, not .change: an example sets the alphabet too, and its drawing reaches the pad after.
-    alphabet.input(show_alphabet, [alphabet], [sheet], api_visibility="private").then(
-        match_live, [drawing, alphabet, top_k], outputs, **LIVE)
+    alphabet.input(show_alphabet, [alphabet], [sheet], api_visibility="private").then(match_live, live_inputs, outputs, **LIVE)
 
     game = [challenge, prompt, challenge_text]
     refused_quietly(next_button.click, draw_this_one, [challenge, alphabet], game, api_visibility="private").success(

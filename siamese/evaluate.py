@@ -7,6 +7,7 @@
     python -m siamese.evaluate sketches                   # Lake's runs with the test items re-drawn as sketches
     python -m siamese.evaluate ranking                    # the page's task: a drawing against every character of its alphabet
     python -m siamese.evaluate ranking --no-within-alphabet # ... against all 659 evaluation characters at once
+    python -m siamese.evaluate ranking --shots 5          # ... against each character's prototype of 5 drawings (few-shot)
     python -m siamese.evaluate rejection                  # choose the "no confident match" threshold on validation
     python -m siamese.evaluate calibration --save         # P(character | drawing): fit T and the threshold, write calibration.json
     python -m siamese.evaluate oneshot --data att_faces --way 5                       # faces: 5-way on subjects s36-s40
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     ranking = modes.add_parser("ranking", parents=[common, data], help="a drawing against every character of a gallery")
     ranking.add_argument("--queries", type=_positive, default=1000, help="queries, drawn from drawers 2-20 (default: 1000)")
     ranking.add_argument("--top-k", type=_positive, default=5, help="also count the answer within the first K (default: 5)")
+    ranking.add_argument("--shots", type=_positive, default=1, help="compare with each character's prototype, the mean "
+                         "embedding of this many drawings by other drawers than the query's (default: 1, one drawing)")
     ranking.add_argument("--within-alphabet", action=argparse.BooleanOptionalAction, default=True,
                          help="rank the query's alphabet (default); --no-within-alphabet: every character of the split")  # fmt: skip
 

@@ -72,7 +72,7 @@ class Answers:
     to a stroke and checks that the page shows exactly it."""
 
     def __init__(self, service) -> None:
-        self.calls, self.last, self._lock = 0, [], threading.Lock()
+        self.calls, self.last, self.shots, self._lock = 0, [], None, threading.Lock()
         self._match = service.match
 
     def __call__(self, *args, **kwargs):
@@ -80,6 +80,7 @@ class Answers:
         with self._lock:
             self.calls += 1
             self.last = [m.label for m in result.matches]
+            self.shots = args[3] if len(args) > 3 else kwargs.get("shots")  # what the drawing was compared with
         return result
 
 
@@ -418,6 +419,9 @@ def inside(a: dict, b: dict) -> bool:
 
 
 def assert_pictures_first(page, gallery: str, count: int) -> None:
+    for thumbnail in page.locator(f"{gallery} {THUMBNAILS}").all():
+        thumbnail.scroll_into_view_if_needed()  # its picture loads once near the screen (loading="lazy")
+    page.wait_for_function("g => [...document.querySelectorAll(g + ' .thumbnail-item img')].every(i => i.complete)", arg=gallery)
     thumbnails = boxes_of_pictures(page, gallery)
     assert len(thumbnails) == count, f"{gallery}: {len(thumbnails)} thumbnails, expected {count}"
     for i, t in enumerate(thumbnails):
@@ -434,13 +438,11 @@ def test_pictures_are_whole_and_no_caption_covers_them(browser, url: str, servic
     try:
         choose_alphabet(page, ALPHABET)
         expect(page.locator(f"#sheet {THUMBNAILS}")).to_have_count(len(service.gallery.indices(ALPHABET)))
-        page.wait_for_timeout(500)  # the pictures load
         assert_pictures_first(page, "#sheet", len(service.gallery.indices(ALPHABET)))
         pad = page.locator(DRAW_PAD)
         pad.scroll_into_view_if_needed()
         answer_to(page, answers, lambda: draw(page, pad, [[(150, 120), (270, 120)], [(210, 120), (210, 300)]]))
         expect(page.locator(f"#matches {THUMBNAILS}")).to_have_count(5)
-        page.wait_for_timeout(500)
         assert_pictures_first(page, "#matches", 5)
         matches = page.locator("#matches").bounding_box()
         last = page.locator(f"#matches {THUMBNAILS}").last.bounding_box()
@@ -566,3 +568,23 @@ def test_without_a_gallery_the_draw_tab_says_so_first(browser, service) -> None:
     finally:
         demo.close()
 
+
+@pytest.mark.timeout(300)
+def test_the_few_shot_switch_ranks_the_same_drawing_against_prototypes(page, answers) -> None:
+    choose_alphabet(page, ALPHABET)
+    pad = page.locator(DRAW_PAD)
+    answer_to(page, answers, lambda: draw(page, pad, [[(150, 120), (270, 120), (210, 120), (210, 300)]]))  # one stroke: one answer
+    assert answers.shots == "one-shot"
+    ranked = "#scores .confidence-set"  # names and percentages
+    one_shot = page.locator(ranked).all_inner_texts()
+    expect(page.get_by_label("one drawing of each character (one-shot)")).to_be_checked()
+    expect(page.locator("#verdict")).to_contain_text("compared with one drawing of each")
+    # The prototypes may still be being computed in the background on a machine's first run (about a minute).
+    answer_to(page, answers, lambda: page.get_by_label("all of a character's drawings (few-shot)").check(), timeout=240)
+    assert answers.shots == "few-shot"
+    expect(page.locator("#verdict")).to_contain_text("compared with all the drawings of each", timeout=240_000)
+    assert ink_on(page, DRAW_PAD) > 500  # the same drawing, matched again
+    assert page.locator(ranked).all_inner_texts() != one_shot, "the prototypes ranked the drawing exactly as one drawing each"
+    answer_to(page, answers, lambda: page.get_by_label("one drawing of each character (one-shot)").check())
+    expect(page.locator("#verdict")).to_contain_text("compared with one drawing of each")
+    expect(page.locator(ranked)).to_have_text(one_shot)

@@ -40,7 +40,7 @@ MODE_SETTINGS = {
     "lake-runs": ("baseline", "plot"),
     "oneshot": ("data", "split", "way", "shot", "trials_per_group", "within_alphabet", "baseline"),
     "verification": ("data", "split", "pairs", "within_alphabet", "plot"),
-    "ranking": ("data", "split", "queries", "top_k", "within_alphabet"),
+    "ranking": ("data", "split", "queries", "top_k", "within_alphabet", "shots"),
     "rejection": ("data", "split", "coverage", "threshold", "trials_per_group"),
     "calibration": ("queries", "precision", "plot"),
     "mnist-transfer": ("trials", "baseline"),
@@ -70,6 +70,7 @@ class Evaluation:
     pairs: int = 1000
     queries: int = 1000
     top_k: int = 5
+    shots: int = 1  # ranking: drawings per character in its prototype (1: the one-image gallery)
     coverage: float = 0.95
     threshold: float | None = None
     precision: float = 0.95
@@ -146,7 +147,8 @@ def run_evaluation(model: SiameseNet | Scorer, evaluation: Evaluation) -> dict[s
             if e.plot:
                 result["plot"] = str(plot_pair_scores(scorer, first_pairs(data, e.pairs, e.seed, within_alphabet), e.plot))
         elif e.mode == "ranking":
-            result = evaluate_ranking(scorer, data, n_queries=e.queries, seed=e.seed, within_alphabet=within_alphabet, top_k=e.top_k)
+            result = evaluate_ranking(model if e.shots > 1 else scorer, data, n_queries=e.queries, seed=e.seed,
+                                      within_alphabet=within_alphabet, top_k=e.top_k, shots=e.shots)  # fmt: skip
         else:
             result = evaluate_rejection(scorer, data, trials_per_group=trials, seed=e.seed, coverage=e.coverage, threshold=e.threshold)
         result["evaluated_on"] = which

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
+import torch
 
 from siamese.data import ImageSet
 from siamese.evaluation.scorers import Scorer, as_scorer, prefetch, score_matrix
+from siamese.matching.support_set import prototypes
 from siamese.models import SiameseNet
 from siamese.utils import progress_bar
 
@@ -74,17 +76,28 @@ def evaluate_ranking(
     gallery_drawer: int = 1,
     query_drawers: Sequence[int] = tuple(range(2, 21)),
     top_k: int = 5,
+    shots: int = 1,
 ) -> dict:
     """Top-1 and top-``top_k`` accuracy of ``n_queries`` seeded queries against a one-image-per-class gallery.
 
     ``within_alphabet`` ranks the characters of the query's alphabet; otherwise every character of
     ``data``. Returns ``accuracy`` (top-1), ``top_k_accuracy``, ``per_group`` (top-1 by alphabet),
     ``candidates`` (the mean gallery size a query met) and the ``settings``.
+
+    ``shots`` above 1 compares each query with every class's prototype instead (the page's few-shot choice): the
+    mean embedding of ``shots`` images, those of the first drawers in ``gallery_drawer``, 1, 2, ... other than the
+    query's own (so ``shots=1`` is the one-image gallery). It needs the model itself.
     """
     task = PageQueries.sample(data, n_queries, seed, gallery_drawer, query_drawers)
     hits: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     sizes = []
-    for q, classes, scores in task.scores(as_scorer(scorer), within_alphabet, desc="ranking"):
+    if shots > 1:
+        if not isinstance(scorer, SiameseNet):
+            raise ValueError("Ranking against prototypes (shots > 1) needs a model, not a scorer.")
+        scored = _prototype_scores(scorer, task, shots, within_alphabet)
+    else:
+        scored = task.scores(as_scorer(scorer), within_alphabet, desc="ranking")
+    for q, classes, scores in scored:
         order = classes[np.argsort(-scores, kind="stable")]
         rank = int(np.flatnonzero(order == data.labels[q])[0])
         hits[data.group_names[data.groups[q]]].append((rank == 0, rank < top_k))
@@ -97,5 +110,27 @@ def evaluate_ranking(
         "candidates": float(np.mean(sizes)),
         "per_group": {name: float(np.mean([h[0] for h in group])) for name, group in sorted(hits.items())},
         "settings": {"data": data.name, "n_queries": n_queries, "seed": seed, "within_alphabet": within_alphabet,
-                     "gallery_drawer": gallery_drawer, "query_drawers": [int(d) for d in query_drawers], "top_k": top_k},
+                     "gallery_drawer": gallery_drawer, "query_drawers": [int(d) for d in query_drawers], "top_k": top_k,
+                     "shots": shots},
     }  # fmt: skip
+
+
+def _prototype_scores(model: SiameseNet, task: PageQueries, shots: int, within_alphabet: bool) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(query, candidate classes, logits)`` for each query of ``task`` against prototypes of ``shots`` drawings
+    per class by drawers other than the query's; the prototypes are made once per query drawer."""
+    data = task.data
+    features = model.embed(data.images).cpu()
+    first = int(data.drawers[task.gallery[0]])  # the gallery's drawer comes first, then the others in order
+    drawers = [first, *(d for d in sorted(set(data.drawers.tolist())) if d != first)]
+    image_of = {(int(c), int(d)): i for i, (c, d) in enumerate(zip(data.labels, data.drawers))}
+    made: dict[int, torch.Tensor] = {}
+    for q in progress_bar(task.queries, desc="ranking", leave=False):
+        drawer = int(data.drawers[q])
+        if drawer not in made:
+            support = [d for d in drawers if d != drawer][:shots]
+            index = [(image_of[(c, d)], c) for c in range(data.num_classes) for d in support if (c, d) in image_of]
+            images, classes = zip(*index)
+            made[drawer] = prototypes(features[list(images)], torch.tensor(classes), data.num_classes)
+        classes = task.candidates(q, within_alphabet)
+        logits = model.pair_logit_matrix(features[q : q + 1].to(model.device), made[drawer][classes].to(model.device))
+        yield int(q), classes, logits[0].detach().cpu().numpy().astype(np.float64)

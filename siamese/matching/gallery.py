@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import threading
 
@@ -26,13 +27,15 @@ from safetensors.torch import load_file, save_file
 from siamese.utils import replacing
 from siamese.data import ImageSet
 from siamese.data.omniglot import load_omniglot
-from siamese.matching.support_set import SupportSet
+from siamese.matching.support_set import SupportSet, prototypes
 from siamese.models import SiameseNet
 
 #: The gallery's choice that spans every alphabet.
 ALL_ALPHABETS = "All alphabets"
 GALLERY_DRAWER = 1
 PROMPT_DRAWER = 2
+#: Omniglot's drawers: each character was drawn once by each of 20 people.
+DRAWERS = tuple(range(1, 21))
 
 
 def display_name(alphabet: str) -> str:
@@ -54,17 +57,35 @@ class Gallery:
     def __post_init__(self) -> None:
         self._prompts: list[Path] | None = None
         self._prompts_lock = threading.Lock()
+        self._prototypes: dict[str, torch.Tensor] = {}
+        self._prototypes_lock = threading.Lock()
 
     @property
     def alphabet_names(self) -> list[str]:
         return sorted(set(self.alphabets.tolist()))
 
-    def support_set(self, model: SiameseNet, alphabet: str = ALL_ALPHABETS) -> SupportSet:
-        """The characters of one alphabet (or all) as a support set for ``model``."""
+    def support_set(self, model: SiameseNet, alphabet: str = ALL_ALPHABETS, fingerprint: str | None = None) -> SupportSet:
+        """The characters of one alphabet (or all) as a support set for ``model``: one drawing of each, or, given
+        the checkpoint's ``fingerprint``, each character's prototype over all its drawings (:meth:`prototypes`)."""
         index = self.indices(alphabet)
+        features = self.features if fingerprint is None else self.prototypes(model, fingerprint)
         support = SupportSet(model)
-        support.load_features(self.features[index], [self.names[i] for i in index])
+        support.load_features(features[index], [self.names[i] for i in index])
         return support
+
+    def prototypes(self, model: SiameseNet, fingerprint: str, drawers: Sequence[int] = DRAWERS) -> torch.Tensor:
+        """Each character's prototype ``[characters, D]``: the mean embedding of its drawings by ``drawers``
+        (all 20 by default), computed once per checkpoint (a minute on a CPU) and cached beside the gallery's."""
+        key = f"{fingerprint}-{'-'.join(map(str, drawers))}" if tuple(drawers) != DRAWERS else fingerprint
+        with self._prototypes_lock:
+            if key not in self._prototypes:
+                path = self.cache_dir / f"prototypes-{key}.safetensors"
+                features = _read_cache(path, len(self.names))
+                if features is None:
+                    features = _prototypes(model, self.names, drawers)
+                    _write_cache(path, features)
+                self._prototypes[key] = features
+        return self._prototypes[key]
 
     def indices(self, alphabet: str) -> np.ndarray:
         if alphabet == ALL_ALPHABETS:
@@ -112,6 +133,18 @@ def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path) -> 
     folder = cache_dir / f"gallery-images/drawer{GALLERY_DRAWER}"
     files = [_image_file(image, folder / f"{i:04d}.png") for i, image in enumerate(data.images)]
     return Gallery(images=data.images, alphabets=alphabets, names=names, features=features, files=files, cache_dir=cache_dir)
+
+
+def _prototypes(model: SiameseNet, names: list[str], drawers: Sequence[int]) -> torch.Tensor:
+    """The prototypes of the characters ``names`` over ``drawers``' drawings, one drawer at a time (all 32,460
+    drawings at once would hold a few hundred MB of images)."""
+    position = {name: i for i, name in enumerate(names)}
+    features, class_of = [], []
+    for drawer in drawers:
+        data = load_omniglot("all", drawers=(drawer,))
+        features.append(model.embed(data.images).cpu())
+        class_of += [position[_character_name(data, i)] for i in range(len(data.images))]
+    return prototypes(torch.cat(features), torch.tensor(class_of), len(names))
 
 
 def _character_name(data: ImageSet, i: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ DOMAIN_CHECKPOINTS = {"Faces (AT&T)": CHECKPOINTS_DIR / "compact-faces", "Digits
 #: What each domain's examples show (:func:`siamese.matching.examples.prepare_examples`).
 DOMAIN_EXAMPLES = {CHARACTERS: "characters", "Faces (AT&T)": "faces", "Digits (MNIST)": "digits"}
 MAX_TOP_K = 20
+#: What a drawing is compared with: one drawing of each character (the gallery's), or each character's prototype,
+#: the mean embedding of all its drawings.
+ONE_SHOT, FEW_SHOT = "one-shot", "few-shot"
 MAX_SYMBOLS = 20
 MAX_NAME_LENGTH = 40
 
@@ -103,7 +107,7 @@ class MatchingService:
         self.examples = examples or Examples()
         self.domains = {CHARACTERS: characters, **(domains or {})}
         self.calibration: Calibration = characters.calibration
-        self._alphabets: dict[str, SupportSet] = {}
+        self._alphabets: dict[tuple[str, str], SupportSet] = {}  # (alphabet, shots)
 
     @classmethod
     def start(cls, cache_dir: str | Path, with_gallery: bool = True, threads: int | None = 1,
@@ -124,6 +128,16 @@ class MatchingService:
         gallery = load_gallery(characters.model, characters.fingerprint, cache_dir) if with_gallery else None
         examples = prepare_examples(cache_dir, {name: DOMAIN_EXAMPLES[name] for name in [CHARACTERS, *domains]})
         return cls(characters, gallery, domains, examples, gallery_error)
+
+    def prepare_few_shot(self) -> threading.Thread | None:
+        """Compute (or read) the characters' prototypes in a background thread, so that :data:`FEW_SHOT` answers
+        at once when first asked; a match asking earlier waits for them. None without a gallery."""
+        if self.gallery is None:
+            return None
+        thread = threading.Thread(target=self.gallery.prototypes, args=(self.model, self.characters.fingerprint),
+                                  name="siamese-prototypes", daemon=True)  # fmt: skip
+        thread.start()
+        return thread
 
     @property
     def model(self) -> SiameseNet:
@@ -146,14 +160,20 @@ class MatchingService:
 
     # --- draw & match ---------------------------------------------------------------------
 
-    def match(self, drawing: Any, alphabet: str = ALL_ALPHABETS, top_k: int = 5) -> MatchResult:
-        """The ``top_k`` characters of ``alphabet`` most like the drawing."""
+    def match(self, drawing: Any, alphabet: str = ALL_ALPHABETS, top_k: int = 5, shots: str = ONE_SHOT) -> MatchResult:
+        """The ``top_k`` characters of ``alphabet`` most like the drawing, compared with one drawing of each
+        (``shots`` :data:`ONE_SHOT`) or with each character's prototype over all its drawings (:data:`FEW_SHOT`)."""
         if self.gallery is None:
             raise InputError("No Omniglot gallery is loaded: run `python scripts/prepare_data.py omniglot`.")
-        if not isinstance(alphabet, str) or alphabet not in self._alphabets:
+        if shots not in (ONE_SHOT, FEW_SHOT):
+            raise InputError(f"Unknown comparison {str(shots)[:40]!r}: choose {ONE_SHOT!r} or {FEW_SHOT!r}.")
+        key = (alphabet, shots) if isinstance(alphabet, str) else None
+        if key not in self._alphabets:
             self._check_alphabet(alphabet)
-            self._alphabets[alphabet] = self.gallery.support_set(self.model, alphabet)
-        return self._rank(self._alphabets[alphabet], drawing, top_k)
+            fingerprint = self.characters.fingerprint if shots == FEW_SHOT else None
+            self._alphabets[key] = self.gallery.support_set(self.model, alphabet, fingerprint)
+        each = "one drawing of each" if shots == ONE_SHOT else "all the drawings of each"
+        return self._rank(self._alphabets[key], drawing, top_k, f"compared with {each}")
 
     def alphabet_sheet(self, alphabet: str) -> list[tuple[Path, str]]:
         """Every character of ``alphabet`` as (image file, name), to copy from; none for all alphabets."""
@@ -183,7 +203,7 @@ class MatchingService:
         labels = [m.label for m in result.matches]
         rank = labels.index(challenge.label) + 1 if challenge.label in labels else None
         scored = replace(challenge, rounds=challenge.rounds + 1, found=challenge.found + (rank == 1), label="")  # round over
-        best, candidates = result.matches[0], len(self._alphabets[challenge.alphabet])
+        best, candidates = result.matches[0], len(self._alphabets[(challenge.alphabet, ONE_SHOT)])
         if rank == 1:
             message = f"Found it: your copy matches {best.label} ({best.probability:.0%})."
         elif rank is not None:
@@ -237,17 +257,20 @@ class MatchingService:
         if not isinstance(alphabet, str) or (alphabet != ALL_ALPHABETS and alphabet not in self.gallery.alphabet_names):
             raise InputError(f"Unknown alphabet {str(alphabet)[:80]!r}: choose one of the 50 Omniglot alphabets or {ALL_ALPHABETS!r}.")
 
-    def _rank(self, support: SupportSet, drawing: Any, top_k: int) -> MatchResult:
+    def _rank(self, support: SupportSet, drawing: Any, top_k: int, compared: str = "") -> MatchResult:
+        """The ranking and verdict of ``drawing`` against ``support`` (``compared``: what each candidate is, said in
+        the verdict)."""
         top_k = _check_top_k(top_k)
         view = self._view(self.model, drawing)
         matches = support.top_k(view, min(top_k, len(support)), self.calibration)
         best = matches[0]
         confident = best.probability >= self.calibration.threshold
+        candidates = f"{len(support)} candidates" + (f", {compared}" if compared else "")
         if confident:
-            message = f"**{best.label}** ({best.probability:.0%} likely, of {len(support)} candidates)"
+            message = f"**{best.label}** ({best.probability:.0%} likely, of {candidates})"
         else:
             message = (f"**No confident match.** The closest is {best.label} at {best.probability:.0%}, below the "
-                       f"{self.calibration.threshold:.0%} a confident answer needs.")  # fmt: skip
+                       f"{self.calibration.threshold:.0%} a confident answer needs" + (f" ({compared})." if compared else "."))  # fmt: skip
         return MatchResult(matches, to_image(view), message, confident)
 
     @staticmethod

@@ -12,6 +12,17 @@ from siamese.models import SiameseNet
 from siamese.models.base import ImageLike
 
 
+def prototypes(features: torch.Tensor, class_of: torch.Tensor, classes: int) -> torch.Tensor:
+    """Each class's prototype ``[classes, D]``: the mean of its examples' features ``[N, D]`` (``class_of[i]`` is
+    example ``i``'s class). Features on the unit sphere (the compact model's) give a prototype on it too, so that
+    the model's logits, and the calibration fitted on them, read a prototype as they read one drawing."""
+    sums = torch.zeros(classes, features.shape[1], dtype=torch.float32).index_add_(0, class_of, features.float())
+    counts = torch.bincount(class_of, minlength=classes).clamp(min=1).unsqueeze(1)
+    means = sums / counts
+    normalised = torch.allclose(features.norm(dim=1), torch.ones(len(features)), atol=1e-3)
+    return torch.nn.functional.normalize(means, dim=1) if normalised else means
+
+
 @dataclass(frozen=True)
 class Match:
     """One class of a support set, ranked for a query."""

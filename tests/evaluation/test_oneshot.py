@@ -178,3 +178,34 @@ def test_the_interval_over_alphabets_widens_when_alphabets_differ() -> None:
     low, high = group_bootstrap_interval(unlike)
     assert low < 0.7 < high and high - low > 0.1  # the spread between alphabets dominates
     assert group_bootstrap_interval(unlike) == [low, high]  # seeded: the same figures each time
+
+
+def test_ranking_against_prototypes_leaves_the_query_drawer_out_and_one_shot_is_the_gallery(omniglot_validation):
+    import siamese
+
+    model = siamese.load_model()
+    data = omniglot_validation.subset(omniglot_validation.groups < 2)  # two alphabets: quick
+    one = evaluate_ranking(model, data, n_queries=80, seed=3)
+    from siamese.evaluation.ranking import PageQueries, _prototype_scores
+
+    task = PageQueries.sample(data, 80, 3)
+    ranks = []
+    for q, classes, scores in _prototype_scores(model, task, 1, within_alphabet=True):
+        ranks.append(classes[np.argmax(scores)] == data.labels[q])
+    assert np.mean(ranks) == pytest.approx(one["accuracy"])  # one drawing: the gallery drawer's, as the one-shot path
+    few = evaluate_ranking(model, data, n_queries=80, seed=3, shots=19)
+    assert few["settings"]["shots"] == 19 and few["accuracy"] >= one["accuracy"]
+
+    seen = []
+    original = siamese.evaluation.ranking.prototypes
+
+    def spy(features, class_of, classes):
+        seen.append(len(features))
+        return original(features, class_of, classes)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(siamese.evaluation.ranking, "prototypes", spy)
+        evaluate_ranking(model, data, n_queries=80, seed=3, shots=19)
+    assert seen and all(n == 19 * data.num_classes for n in seen)  # 19 of 20 drawers: never the query's own
+    with pytest.raises(ValueError, match="needs a model"):
+        evaluate_ranking(random_scorer(0), data, n_queries=10, shots=5)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import torch
 
 import siamese
+from siamese.data.omniglot import load_omniglot
 from siamese.matching.gallery import ALL_ALPHABETS, load_gallery
 
 
@@ -37,3 +38,25 @@ def test_an_alphabet_is_a_slice_and_scans_match_their_own_character(tmp_path):
     assert len(gallery.support_set(model, ALL_ALPHABETS)) == 1623
     name = support.labels[6]
     assert support.top_k(gallery.image(name), k=1)[0].label == name
+
+
+def test_a_prototype_is_the_mean_embedding_of_its_drawings_and_is_cached(tmp_path, monkeypatch):
+    model = siamese.load_model()
+    gallery = load_gallery(model, "fp", tmp_path)
+    drawers = (1, 2)
+    prototypes = gallery.prototypes(model, "fp", drawers)
+    assert prototypes.shape == gallery.features.shape
+    assert torch.allclose(prototypes.norm(dim=1), torch.ones(len(prototypes)), atol=1e-5)  # on the sphere, as drawings are
+    second = load_omniglot("all", drawers=(2,))
+    i = gallery.index("Tengwar — character 07")
+    j = next(k for k, c in enumerate(second.labels) if second.class_names[c] == "Tengwar/character07")
+    mean = gallery.features[i] + model.embed([second.images[j]])[0].cpu()
+    assert torch.allclose(prototypes[i], mean / mean.norm(), atol=1e-5)
+    assert not torch.allclose(prototypes[i], gallery.features[i], atol=1e-3)  # not the one drawing
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("cached prototypes must not be computed again")
+
+    monkeypatch.setattr(model, "embed", refuse)
+    again = load_gallery(model, "fp", tmp_path)
+    assert torch.equal(again.prototypes(model, "fp", drawers), prototypes)

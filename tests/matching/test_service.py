@@ -13,7 +13,8 @@ from siamese.matching.examples import DRAWINGS
 from siamese.matching.gallery import ALL_ALPHABETS
 from dataclasses import replace
 
-from siamese.matching.service import CHARACTERS, MAX_SYMBOLS, Challenge, InputError, MatchingService, TaughtSymbols
+from siamese.matching.service import CHARACTERS, FEW_SHOT, MAX_SYMBOLS, ONE_SHOT, Challenge, InputError, MatchingService, TaughtSymbols
+from siamese.matching.support_set import SupportSet
 from siamese.transforms import ImageInputError
 
 
@@ -115,6 +116,23 @@ def test_the_showcase_drawings_are_answered_rightly_and_confidently(service):
         result = service.match(Image.open(path), alphabet, 3)
         assert result.matches[0].label == f"{alphabet} — character {character:02d}", (alphabet, result.message)
         assert result.confident, result.message
+
+
+def test_few_shot_ranks_the_same_drawing_against_prototypes_and_says_so(service, drawer_two, monkeypatch):
+    every_drawer = service.gallery.prototypes
+    monkeypatch.setattr(service.gallery, "prototypes", lambda model, fingerprint: every_drawer(model, fingerprint, (1, 3, 4)))
+    drawing = drawer_two["Tengwar — character 07"]
+    one, few = (service.match(drawing, "Tengwar", 20, shots) for shots in (ONE_SHOT, FEW_SHOT))
+    assert "one drawing of each" in one.message and "all the drawings of each" in few.message
+    expected = SupportSet(service.model)
+    index = service.gallery.indices("Tengwar")
+    expected.load_features(every_drawer(service.model, service.characters.fingerprint, (1, 3, 4))[index],
+                           [service.gallery.names[i] for i in index])  # fmt: skip
+    assert [(m.label, round(m.probability, 6)) for m in few.matches] == [
+        (m.label, round(m.probability, 6)) for m in expected.top_k(service._view(service.model, drawing), 20, service.calibration)]
+    assert [m.probability for m in few.matches] != [m.probability for m in one.matches]
+    with pytest.raises(InputError, match="Unknown comparison"):
+        service.match(drawing, "Tengwar", 5, "two-shot")
 
 
 @pytest.mark.parametrize("pair, verdict", [(0, "most likely the same character."), (1, "most likely different characters.")])
