@@ -258,3 +258,33 @@ def test_a_corrupt_zip_with_no_source_left_is_reported_not_used(data_dir: Path, 
     with pytest.raises(DataError, match="omniglot") as error:
         prepare_dataset("omniglot", download=False)  # no source, no shared data, no download: nothing to repair it with
     assert str(target) in str(error.value)
+
+
+def test_a_mirror_serves_the_official_paths(tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "www" / "example.org" / "data").mkdir(parents=True)
+    (tmp_path / "www" / "example.org" / "data" / "tiny.bin").write_bytes(PAYLOAD)
+    official = RemoteFile("tiny.bin", "https://example.org/data/tiny.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    monkeypatch.setenv("SIAMESE_DATA_MIRROR", f"{server}/")
+    download_file(official, tmp_path / "out" / "tiny.bin")  # example.org itself is never asked
+    assert (tmp_path / "out" / "tiny.bin").read_bytes() == PAYLOAD
+    with pytest.raises(OSError, match="404"):  # download_file raises urllib's error; prepare_dataset words it
+        download_file(RemoteFile("other.bin", "https://example.org/other.bin", md5="0" * 32), tmp_path / "out" / "other.bin")
+    monkeypatch.delenv("SIAMESE_DATA_MIRROR")
+    assert prepare_module.source_url(official.url) == official.url
+
+
+def test_a_mirror_vouches_for_its_own_copies_in_a_sha256sums(tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "www" / "example.org"
+    folder.mkdir(parents=True)
+    repacked = PAYLOAD[::-1]  # not the official bytes: the official md5 refuses it
+    (folder / "tiny.bin").write_bytes(repacked)
+    official = RemoteFile("tiny.bin", "https://example.org/tiny.bin", md5=hashlib.md5(PAYLOAD).hexdigest())
+    monkeypatch.setenv("SIAMESE_DATA_MIRROR", server)
+    with pytest.raises(DataError, match="md5 checksum"):
+        download_file(official, tmp_path / "out" / "tiny.bin")
+    (folder / "SHA256SUMS").write_text(f"{hashlib.sha256(repacked).hexdigest()}  tiny.bin\n")
+    download_file(official, tmp_path / "out" / "tiny.bin")
+    assert (tmp_path / "out" / "tiny.bin").read_bytes() == repacked
+    (folder / "SHA256SUMS").write_text(f"{'0' * 64}  tiny.bin\n")  # a listing that does not fit the file
+    with pytest.raises(DataError, match="sha256 checksum"):
+        download_file(official, tmp_path / "out2" / "tiny.bin")
