@@ -73,16 +73,18 @@ class Gallery:
         support.load_features(features[index], [self.names[i] for i in index])
         return support
 
-    def prototypes(self, model: SiameseNet, fingerprint: str, drawers: Sequence[int] = DRAWERS) -> torch.Tensor:
+    def prototypes(self, model: SiameseNet, fingerprint: str, drawers: Sequence[int] = DRAWERS,
+                   stop: threading.Event | None = None) -> torch.Tensor:  # fmt: skip
         """Each character's prototype ``[characters, D]``: the mean embedding of its drawings by ``drawers``
-        (all 20 by default), computed once per checkpoint (a minute on a CPU) and cached beside the gallery's."""
+        (all 20 by default), computed once per checkpoint (a minute on a CPU) and cached beside the gallery's.
+        ``stop`` set while they are computed raises :class:`PrototypesStopped` after the drawer at hand."""
         key = f"{fingerprint}-{'-'.join(map(str, drawers))}" if tuple(drawers) != DRAWERS else fingerprint
         with self._prototypes_lock:
             if key not in self._prototypes:
                 path = self.cache_dir / f"prototypes-{key}.safetensors"
                 features = _read_cache(path, len(self.names))
                 if features is None:
-                    features = _prototypes(model, self.names, drawers)
+                    features = _prototypes(model, self.names, drawers, stop)
                     _write_cache(path, features)
                 self._prototypes[key] = features
         return self._prototypes[key]
@@ -135,12 +137,18 @@ def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path) -> 
     return Gallery(images=data.images, alphabets=alphabets, names=names, features=features, files=files, cache_dir=cache_dir)
 
 
-def _prototypes(model: SiameseNet, names: list[str], drawers: Sequence[int]) -> torch.Tensor:
+class PrototypesStopped(Exception):
+    """The prototypes were asked to stop before they were complete (nothing is cached)."""
+
+
+def _prototypes(model: SiameseNet, names: list[str], drawers: Sequence[int], stop: threading.Event | None) -> torch.Tensor:
     """The prototypes of the characters ``names`` over ``drawers``' drawings, one drawer at a time (all 32,460
     drawings at once would hold a few hundred MB of images)."""
     position = {name: i for i, name in enumerate(names)}
     features, class_of = [], []
     for drawer in drawers:
+        if stop is not None and stop.is_set():
+            raise PrototypesStopped(f"stopped before drawer {drawer} of {len(drawers)}")
         data = load_omniglot("all", drawers=(drawer,))
         features.append(model.embed(data.images).cpu())
         class_of += [position[_character_name(data, i)] for i in range(len(data.images))]

@@ -8,6 +8,7 @@ drawings) or :class:`InputError` (bad choices); their messages can be shown as t
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
 import threading
@@ -21,7 +22,7 @@ from PIL import Image
 from siamese.hub import CHECKPOINTS_DIR, Calibration
 from siamese.serving import LoadedModel, load_bundled, resolve_model
 from siamese.matching.examples import Examples, prepare_examples
-from siamese.matching.gallery import ALL_ALPHABETS, Gallery, load_gallery
+from siamese.matching.gallery import ALL_ALPHABETS, Gallery, PrototypesStopped, load_gallery
 from siamese.matching.inputs import DrawingError, image_from_editor
 from siamese.matching.support_set import Match, SupportSet
 from siamese.models import SiameseNet
@@ -134,9 +135,19 @@ class MatchingService:
         at once when first asked; a match asking earlier waits for them. None without a gallery."""
         if self.gallery is None:
             return None
-        thread = threading.Thread(target=self.gallery.prototypes, args=(self.model, self.characters.fingerprint),
-                                  name="siamese-prototypes", daemon=True)  # fmt: skip
+        gallery, stop = self.gallery, threading.Event()
+
+        def compute() -> None:
+            try:
+                gallery.prototypes(self.model, self.characters.fingerprint, stop=stop)
+            except PrototypesStopped:
+                pass  # the process is exiting; the next start computes them
+
+        thread = threading.Thread(target=compute, name="siamese-prototypes", daemon=True)
         thread.start()
+        # A daemon thread still inside PyTorch when the interpreter exits aborts the process ("terminate called
+        # without an active exception"): at exit it stops after the drawer at hand (seconds), and is waited for.
+        atexit.register(lambda: (stop.set(), thread.join(timeout=60)))
         return thread
 
     @property

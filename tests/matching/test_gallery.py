@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+
+import pytest
 import torch
 
 import siamese
 from siamese.data.omniglot import load_omniglot
-from siamese.matching.gallery import ALL_ALPHABETS, load_gallery
+from siamese.matching.gallery import ALL_ALPHABETS, PrototypesStopped, load_gallery
 
 
 def test_the_gallery_holds_every_character_once_and_caches_its_embeddings(tmp_path, monkeypatch):
@@ -60,3 +65,28 @@ def test_a_prototype_is_the_mean_embedding_of_its_drawings_and_is_cached(tmp_pat
     monkeypatch.setattr(model, "embed", refuse)
     again = load_gallery(model, "fp", tmp_path)
     assert torch.equal(again.prototypes(model, "fp", drawers), prototypes)
+
+
+def test_prototypes_asked_to_stop_raise_and_cache_nothing(tmp_path):
+    model = siamese.load_model()
+    gallery = load_gallery(model, "fp", tmp_path)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(PrototypesStopped):
+        gallery.prototypes(model, "fp", (1, 2), stop=stop)
+    assert not list(tmp_path.glob("prototypes-*"))
+
+
+@pytest.mark.slow
+def test_a_process_exiting_while_the_prototypes_are_computed_exits_cleanly(tmp_path):
+    # A daemon thread inside PyTorch at exit used to abort the process ("terminate called without an active exception").
+    script = f"""
+import time
+from siamese.matching.service import MatchingService
+service = MatchingService.start(cache_dir={str(tmp_path)!r})
+thread = service.prepare_few_shot()
+time.sleep(2)
+assert thread.is_alive()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr[-2000:]
