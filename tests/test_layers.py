@@ -46,5 +46,10 @@ def test_the_page_does_not_import_the_harness(path: Path) -> None:
 
 
 def test_webapp_holds_only_what_the_page_serves() -> None:
-    served = {"__init__.py", "errors.py", "gradio_fixes.py", "pad.js", "page.css"}
-    assert {p.name for p in (ROOT / "webapp").iterdir() if p.is_file()} <= served
+    """Each of its modules is imported by the page (app.py, or another of webapp's modules it imports), and what
+    measures the page from outside (the load test, the soak, the benchmarks, their report) lives in harness/."""
+    modules = {p.stem for p in (ROOT / "webapp").glob("*.py")} - {"__init__"}
+    used = {name.split(".", 1)[1].split(".")[0] for path in [ROOT / "app.py", *(ROOT / "webapp").glob("*.py")]
+            for name in imported(path) if name.startswith("webapp.")}  # fmt: skip
+    assert modules <= used, f"webapp/ modules the page does not import: {sorted(modules - used)}"
+    assert not modules & {"load_test", "soak", "api_benchmark", "page_benchmark", "report", "space_rehearsal"}
