@@ -1,6 +1,7 @@
 """A Space rehearsal: this repository built and served as a Hugging Face Space builds and serves it, offline.
 
-1. Only the tracked files (``git ls-files``) are copied into a fresh folder, with no ``../shared`` beside it.
+1. Only the committed files (``git archive HEAD``: what a Space is pushed) go into a fresh folder, with no
+   ``../shared`` beside it.
 2. A fresh virtual environment gets ``requirements.txt`` alone, plus Gradio at the front matter's ``sdk_version``,
    as a Space's build does: no ``pip install -e .``, no dev requirements.
 3. The official Omniglot URLs are served from a mirror on loopback (``SIAMESE_DATA_MIRROR``: the download code's
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -42,7 +45,7 @@ SPACE_PORT = 7860
 @dataclass
 class Rehearsal:
     folder: str  # the Space's copy (removed afterwards unless --keep)
-    files: int  # tracked files copied
+    files: int  # committed files copied
     sdk_version: str
     preload_from_hub: list[str]  # what the front matter asks a Space to download at build time
     build_seconds: float  # the fresh virtual environment, requirements.txt and Gradio
@@ -71,17 +74,14 @@ def front_matter(readme: Path) -> dict[str, object]:
     return meta
 
 
-def copy_tracked(destination: Path) -> int:
-    """Copy the files git tracks (as they are in the working tree) into ``destination``; returns how many."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.decode()
-    count = 0
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():  # a tracked file deleted in the working tree is not part of the Space
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-            count += 1
-    return count
+def copy_tracked(destination: Path, commit: str = "HEAD") -> int:
+    """Write the files of ``commit`` (what a Space is pushed) into ``destination``; returns how many. Uncommitted
+    changes and untracked files stay out, as they would from a Space."""
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+        tar.extractall(destination, members=members, filter="data")
+    return sum(m.isfile() for m in members)
 
 
 def build_environment(folder: Path, sdk_version: str) -> Path:
@@ -239,7 +239,7 @@ def _drawing():
 
 def table(report: Rehearsal) -> str:
     return "\n".join([
-        f"Space rehearsal ({report.files} tracked files, gradio {report.sdk_version}, "
+        f"Space rehearsal ({report.files} committed files, gradio {report.sdk_version}, "
         f"preload_from_hub: {', '.join(report.preload_from_hub) or 'none'})",
         f"  build (fresh venv, requirements.txt + gradio)  {report.build_seconds:8.1f} s",
         f"  first start to a usable page                   {report.first_start_seconds:8.1f} s",
