@@ -151,15 +151,18 @@ class PeakMemory(threading.Thread):
 # --- the server ----------------------------------------------------------------------------------------------
 
 
-def start_server(concurrency: str, max_size: str, log_path: Path, timeout: float = 300) -> tuple[subprocess.Popen, str, float]:
-    """The app in a child process; returns it, its URL and how long it took to answer."""
+def start_server(concurrency: str, max_size: str, log_path: Path, timeout: float = 300,
+                 cores: str | None = None) -> tuple[subprocess.Popen, str, float]:  # fmt: skip
+    """The app in a child process (on the CPU ``cores`` only, through ``taskset``, when given, e.g. "0");
+    returns it, its URL and how long it took to answer."""
     import httpx  # noqa: PLC0415
 
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), concurrency, max_size], cwd=ROOT, env=env,
+    pinned = ["taskset", "--cpu-list", cores] if cores else []
+    process = subprocess.Popen([*pinned, sys.executable, "-c", _SERVER, str(port), concurrency, max_size], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     while time.monotonic() - started < timeout:

@@ -117,8 +117,10 @@ def test_the_live_visitor_draws_on_the_page_canvas_with_its_pen_and_starts_afres
     import random
 
     import app
+    from harness import live_client
 
     assert load_test.CANVAS == app.CANVAS and load_test.PEN_WIDTH == app.PEN_WIDTH
+    assert live_client.SENT_SIDE == app.SENT_SIDE
     visitor = load_test.Visitor(random.Random(0), start=0.0)
     visitor.draw_until(5.0)  # strokes 0.8-1.2 s apart from t=0: 5 to 7 by then
     assert 5 <= visitor.strokes <= 7 and visitor.drawings == 0 and visitor.canvas.size == app.CANVAS

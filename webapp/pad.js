@@ -1,7 +1,7 @@
 // The Draw & match pad: a plain 2D canvas. Gradio's Sketchpad draws through WebGL and exports three PNGs
 // (background, layers, composite) after each stroke, and again for each event that reads it: in a browser
 // without a GPU that is seconds per stroke. This pad draws with the 2D context and, on pointer-up, writes one
-// PNG (a data URL) into its hidden textbox, whose change event runs the match. Pointer events cover mouse,
+// PNG (a data URL, at app.SENT_SIDE pixels a side) into its hidden textbox, whose change event runs the match. Pointer events cover mouse,
 // pen and touch alike; `touch-action: none` (page.css) keeps a finger's stroke from scrolling the page.
 // window.siamesePads[<pad's elem_id>].show(url) puts an image (an example) on a pad, under any strokes drawn after.
 () => {
@@ -13,6 +13,10 @@
     const ink = canvas.getContext("2d");
     const value = document.querySelector(`#${pad.dataset.value} textarea`);
     const penWidth = Number(pad.dataset.pen); // app.PEN_WIDTH, in pixels of the canvas
+    const sent = document.createElement("canvas"); // the drawing as sent: app.SENT_SIDE pixels a side
+    sent.width = sent.height = Number(pad.dataset.sent) || canvas.width;
+    const shrink = sent.getContext("2d");
+    shrink.imageSmoothingQuality = "high";
     const strokes = [];
     let current = null;
     let shown = null; // an example's image, drawn under the strokes
@@ -32,7 +36,9 @@
     };
     const send = () => {
       const drawn = strokes.length > 0 || shown !== null;
-      value.value = drawn ? canvas.toDataURL("image/png") : "";
+      if (drawn) shrink.drawImage(canvas, 0, 0, sent.width, sent.height);
+      value.value = drawn ? sent.toDataURL("image/png") : "";
+      document.body.classList.toggle(`${pad.dataset.pad}-drawn`, drawn); // page.css shows the pad's answer only then
       value.dispatchEvent(new Event("input", { bubbles: true }));
       pad.querySelector(".pad-undo").disabled = !drawn;
     };
