@@ -80,8 +80,9 @@ def live_event(config: dict[str, Any], pad_value: str = PAD_VALUE) -> LiveEvent:
     raise RuntimeError(f"No event runs when #{pad_value} changes.")
 
 
-def render_drawings(count: int = DRAWINGS, seed: int = 0) -> list[list[str]]:
-    """``count`` drawings of ``STROKES_PER_DRAWING`` strokes each: the canvas's PNG data URL after each stroke."""
+def render_drawings(count: int = DRAWINGS, seed: int = 0, side: int = SENT_SIDE) -> list[list[str]]:
+    """``count`` drawings of ``STROKES_PER_DRAWING`` strokes each: the canvas's PNG data URL after each stroke, at
+    ``side`` pixels (what the pad sends; 420, the whole canvas, is what it sent before app.SENT_SIDE)."""
     drawings = []
     for number in range(count):
         pen = Visitor(random.Random(seed * 1_000 + number), start=0.0)
@@ -89,7 +90,7 @@ def render_drawings(count: int = DRAWINGS, seed: int = 0) -> list[list[str]]:
         for stroke in range(STROKES_PER_DRAWING):
             pen.draw_until(pen.next_stroke)
             buffer = io.BytesIO()
-            pen.canvas.convert("RGB").resize((SENT_SIDE, SENT_SIDE), Image.Resampling.BILINEAR).save(buffer, format="PNG")
+            pen.canvas.convert("RGB").resize((side, side), Image.Resampling.BILINEAR).save(buffer, format="PNG")
             urls.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
         drawings.append(urls)
     return drawings
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="drive a server that is already running, instead of starting one")
     parser.add_argument("--pid", type=int, help="with --url: the server's process id, to read its CPU time")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sent-side", type=int, default=SENT_SIDE, help=f"pixels a side of the drawings sent (default: {SENT_SIDE}, as the pad)")
     parser.add_argument("--stop-after-miss", action=argparse.BooleanOptionalAction, default=True,
                         help="stop stepping once a load misses the bound (default: on)")  # fmt: skip
     add_json_argument(parser)
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     report = CapacityReport(args.p95_ms, args.server_cores or None, args.client_cores or None,
                             command="python scripts/live_capacity.py " + " ".join(sys.argv[1:] if argv is None else argv))  # fmt: skip
     report.machine = {"cpus": os.cpu_count(), "load_average_1_5_15_before": [round(v, 2) for v in os.getloadavg()]}
-    drawings = render_drawings(seed=args.seed)  # before the clock and before pinning: not the client's load
+    drawings = render_drawings(seed=args.seed, side=args.sent_side)  # before the clock and pinning: not the client's load
     process = None
     try:
         if args.url:

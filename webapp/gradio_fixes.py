@@ -14,10 +14,20 @@ from gradio import processing_utils
 from siamese.utils import replacing
 
 
+#: Gradio keeps the last ``GRADIO_ANALYTICS_MAX_EVENTS`` events (10,000 by default) for its monitoring view and,
+#: after every ``GRADIO_ANALYTICS_CACHE_FREQUENCY`` events (1 by default), summarises them all in a pandas DataFrame:
+#: after a few hours of strokes, every answer pays for a 10,000-row groupby, and the store holds about 10 MB. The
+#: page keeps the last 500 and summarises every 100 (an administrator's own settings win).
+ANALYTICS = {"GRADIO_ANALYTICS_MAX_EVENTS": "500", "GRADIO_ANALYTICS_CACHE_FREQUENCY": "100"}
+
+
 def install_gradio_fixes() -> None:
-    """Apply both process-wide fixes: atomic output-image writes, and freed memory given back."""
+    """Apply the process-wide fixes: atomic output-image writes, freed memory given back, and a small analytics
+    store; call before the queue is made (``Blocks.queue``), which reads the analytics settings."""
     processing_utils.save_pil_to_cache = save_pil_to_cache
     return_freed_memory_to_the_system()
+    for name, value in ANALYTICS.items():
+        os.environ.setdefault(name, value)
 
 
 def return_freed_memory_to_the_system() -> None:
