@@ -75,15 +75,3 @@ def test_the_cards_metadata_is_what_the_hub_reads_with_every_figure_in_its_model
     assert results == {("accuracy: lake-runs", "test"): 0.9775, ("accuracy: oneshot", "test"): 0.9, ("accuracy: ranking", "evaluation"): 0.8,
                        ("accuracy: calibration", "test"): 0.816}  # fmt: skip
     assert all(r.task_type == "image-classification" for r in data.eval_results)
-
-
-def test_the_space_front_matter_preloads_the_served_checkpoint() -> None:
-    import yaml
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    front = yaml.safe_load(readme.split("---", 2)[1])
-    assert front["sdk"] == "gradio" and front["app_file"] == "app.py"
-    assert str(front["python_version"]).startswith("3.")
-    preload = [entry.split()[0] for entry in front["preload_from_hub"]]
-    assert preload == front["models"]  # the model the Space names is the one downloaded when it is built
-    assert all("config.json" in e and "model.safetensors" in e for e in front["preload_from_hub"])
