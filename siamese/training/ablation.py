@@ -22,6 +22,7 @@ from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from siamese.training.loop import TrainConfig, train
@@ -181,17 +182,35 @@ def report(root: Path, names: list[str]) -> list[dict[str, Any]]:
     return judged
 
 
+def paired_difference(row: dict[str, Any], reference: dict[str, Any], draws: int = 4000, seed: int = 0) -> tuple[float, list[float]]:
+    """``row`` minus ``reference`` in validation accuracy, and its 95% interval from resampling the alphabets that
+    both were judged on (paired: each draw takes the same alphabets for both, so what the alphabets share cancels)."""
+    alphabets = sorted(set(row["per_alphabet"]) & set(reference["per_alphabet"]))
+    differences = np.array([row["per_alphabet"][a] - reference["per_alphabet"][a] for a in alphabets])
+    rng = np.random.default_rng(seed)
+    means = differences[rng.integers(len(differences), size=(draws, len(differences)))].mean(axis=1)
+    return float(differences.mean()), [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]
+
+
 def markdown_table(judged: list[dict[str, Any]], steps: tuple[int, ...] = (1000, 2000, 4000)) -> str:
-    """The ablation table and the per-alphabet table, as docs/ablations.md shows them."""
+    """The ablation table and the per-alphabet table, as docs/ablations.md shows them; each row's difference from
+    the first row comes with its paired interval over alphabets (a tie when it holds 0)."""
+    reference = judged[0]
     head = ("| row | question | steps | CPU-min | **validation, 5,000 trials (final weights)** | 95% over alphabets | "
+            f"minus {reference['name']}, paired 95% over alphabets | "
             + " | ".join(f"val @ {s:,}" for s in steps) + " | ms/image b1 / b64 | command |")  # fmt: skip
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in judged:
         low, high = row["group_interval"]
+        if row is reference:
+            versus = "—"
+        else:
+            difference, (lo, hi) = paired_difference(row, reference)
+            versus = f"{100 * difference:+.2f} ({100 * lo:+.1f} to {100 * hi:+.1f}){'' if lo <= 0 <= hi else ' **clear**'}"
         at = [f"{100 * row['curve'][str(s)]:.1f}%" if str(s) in row["curve"] else ("—" if s > row["step"] else "") for s in steps]
         question = ROWS.get(row["name"], ({}, ""))[1]
         lines.append(f"| {row['name']} | {question} | {row['step']:,} | {row['cpu_minutes']:.1f} | "
-                     f"**{100 * row['val_accuracy']:.2f}%** ± {100 * row['standard_error']:.2f} | {100 * low:.1f}-{100 * high:.1f}% | "
+                     f"**{100 * row['val_accuracy']:.2f}%** ± {100 * row['standard_error']:.2f} | {100 * low:.1f}-{100 * high:.1f}% | {versus} | "
                      + " | ".join(at) + f" | {row['ms_per_image']['batch1']:.2f} / {row['ms_per_image']['batch64']:.3f} | "
                      f"`{row['command']}` |")  # fmt: skip
     alphabets = sorted({a for row in judged for a in row["per_alphabet"]})

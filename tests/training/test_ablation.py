@@ -58,3 +58,15 @@ def test_the_command_refuses_unknown_rows_in_one_line() -> None:
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: unknown rows bigger; choose from {', '.join(ROWS)}."
+
+
+def test_a_difference_is_judged_paired_over_alphabets() -> None:
+    from siamese.training.ablation import paired_difference
+
+    base = {"per_alphabet": {f"a{i}": 0.6 + 0.03 * i for i in range(10)}}  # alphabets from 60% to 87%
+    better = {"per_alphabet": {a: v + 0.02 for a, v in base["per_alphabet"].items()}}  # 2 points on every one
+    noisy = {"per_alphabet": {a: v + (0.04 if i % 2 else -0.04) for i, (a, v) in enumerate(base["per_alphabet"].items())}}
+    difference, (low, high) = paired_difference(better, base)
+    assert difference == pytest.approx(0.02) and low == pytest.approx(0.02) and high == pytest.approx(0.02)
+    difference, (low, high) = paired_difference(noisy, base)
+    assert abs(difference) < 1e-9 and low < 0 < high  # a tie, however far apart the alphabets are
