@@ -105,6 +105,24 @@ class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def embedding_ms(self, repeats: int = 20) -> dict[int, float]:
+        """Median milliseconds per image to embed a preprocessed batch of 1 and of 64 on this machine's CPU threads."""
+        import statistics
+        import time
+
+        config = self.preprocess_config
+        result = {}
+        for batch in (1, 64):
+            images = torch.rand(batch, config.channels, config.input_size, config.input_size, device=self.device)
+            self.embed(images)
+            seconds = []
+            for _ in range(repeats if batch == 1 else max(3, repeats // 4)):
+                start = time.perf_counter()
+                self.embed(images)
+                seconds.append(time.perf_counter() - start)
+            result[batch] = 1000 * statistics.median(seconds) / batch
+        return result
+
     def flops_per_image(self) -> int:
         """Floating-point operations of one image's forward pass through :meth:`features` (``torch.utils.flop_counter``)."""
         from torch.utils.flop_counter import FlopCounterMode

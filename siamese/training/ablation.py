@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import statistics
 import sys
-import time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
@@ -135,7 +133,7 @@ def judge_row(folder: Path, trials_per_alphabet: int = VALIDATION_TRIALS_PER_ALP
         "group_interval": result["group_interval"],
         "per_alphabet": result["per_group"],
         "curve": {str(row["step"]): row["val_accuracy"] for row in curve},  # string keys, as JSON keeps them
-        "ms_per_image": embedding_ms(model),
+        "ms_per_image": {f"batch{batch}": ms for batch, ms in model.embedding_ms().items()},
         "parameters": model.num_parameters(),
     }
     cached.write_text(json.dumps(judged, indent=2))
@@ -154,22 +152,6 @@ def final_model(state: dict[str, Any], config: TrainConfig) -> torch.nn.Module:
         weights = state["model"]
     model.load_state_dict(weights)
     return model.eval()
-
-
-def embedding_ms(model: torch.nn.Module, repeats: int = 20) -> dict[str, float]:
-    """Median milliseconds per image to embed a batch of 1 and of 64 (fp32, as served)."""
-    config = model.preprocess_config
-    times: dict[str, float] = {}
-    for batch in (1, 64):
-        images = torch.rand(batch, config.channels, config.input_size, config.input_size)
-        model.embed(images)
-        seconds = []
-        for _ in range(repeats if batch == 1 else max(3, repeats // 4)):
-            start = time.perf_counter()
-            model.embed(images)
-            seconds.append(time.perf_counter() - start)
-        times[f"batch{batch}"] = 1000 * statistics.median(seconds) / batch
-    return times
 
 
 def report(root: Path, names: list[str]) -> list[dict[str, Any]]:

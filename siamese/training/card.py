@@ -12,9 +12,7 @@ import json
 import platform
 import shlex
 import shutil
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -155,18 +153,7 @@ def _speed(folder: Path, repeats: int = 20) -> list[str]:
     from siamese.hub import load_model
 
     model = load_model(folder)
-    config = model.preprocess_config
-    cells = []
-    with torch.inference_mode():
-        for batch in (1, 64):
-            images = torch.rand(batch, config.channels, config.input_size, config.input_size)
-            model.embed(images)
-            times = []
-            for _ in range(repeats if batch == 1 else max(3, repeats // 4)):
-                start = time.perf_counter()
-                model.embed(images)
-                times.append(time.perf_counter() - start)
-            cells.append(f"{1000 * statistics.median(times) / batch:.2f} ms per image at batch {batch}")
+    cells = [f"{ms:.2f} ms per image at batch {batch}" for batch, ms in model.embedding_ms(repeats).items()]
     return ["", f"CPU embedding time ({hardware()}): " + ", ".join(cells) + " (preprocessed input; `scripts/benchmark_cpu.py` measures more)."]
 
 
