@@ -44,7 +44,7 @@ from siamese.training.execution import execution_for
 from siamese.training.optim import OptimConfig, apply_schedule, build_optimizer
 from siamese.evaluation.calibration import fitted_calibration
 from siamese.evaluation.plots import plot_learning_curves
-from siamese.hub import write_calibration
+from siamese.hub import load_model, write_calibration
 from siamese.training.state import (
     append_metrics,
     read_metrics,
@@ -299,7 +299,6 @@ def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, p
     If it cannot run (e.g. the test data is missing), the trained model is kept and its card written
     without figures; the reason is printed."""
     from siamese.data import DataError
-    from siamese.hub import load_model
     from siamese.models import CheckpointError
 
     progress.write(f"evaluating {folder} on the test split of {config.data}")
@@ -408,8 +407,6 @@ def _teacher(source: str, model: SiameseNet, device: torch.device) -> SiameseNet
     """The model to distil from, frozen in eval mode; its input must be the student's."""
     if not source:
         return None
-    from siamese.hub import load_model
-
     teacher = load_model(source, device=str(device))
     if teacher.preprocess_config != model.preprocess_config:
         raise ValueError(f"The teacher {source} takes other inputs ({teacher.preprocess_config}) than the model being trained "
