@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 import tracemalloc
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -518,3 +519,25 @@ def test_training_augmentation_adds_the_chosen_distortions(reference: torch.Tens
     elastic = training_augmentation(SIZE, elastic=True)(batch, torch.Generator().manual_seed(3))
     assert not torch.equal(plain, jittered) and not torch.equal(plain, elastic)
     assert (plain - elastic).abs().amax(dim=(1, 2, 3)).gt(0.1).sum() >= 2  # elastic applies to about half the images
+
+
+def test_a_thinner_stroke_band_thins_the_scans_and_travels_in_the_config(omniglot_validation, tmp_path):
+    import siamese
+    from siamese.models import build_model
+    from siamese.transforms import stroke_width
+
+    scans = omniglot_validation.images[::400][:12]
+    default = PreprocessConfig(input_size=56, fit_to_box=True)
+    thin = PreprocessConfig(input_size=56, fit_to_box=True, stroke_band=(2.5, 4.5))
+    widths = {c.stroke_band: np.median([stroke_width(preprocess(s, c)) for s in scans]) for c in (default, thin)}
+    assert widths[(2.5, 4.5)] < widths[default.stroke_band] - 0.3, widths
+    model = build_model("compact", stroke_band=[2.5, 4.5], margin=0.2)
+    model.save_pretrained(tmp_path)
+    assert siamese.load_model(tmp_path).preprocess_config == replace(thin, margin=0.2)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [({"margin": 0.5}, "margin must be in"), ({"stroke_band": (5, 2)}, "stroke_band must be"),
+                                                    ({"stroke_band": (0, 2)}, "stroke_band must be")])  # fmt: skip
+def test_impossible_margins_and_bands_say_what_is_allowed(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        PreprocessConfig(fit_to_box=True, **arguments)

@@ -28,10 +28,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded as it is; the message says why."""
 
 
-def model_preprocess_config(input_size: int, channels: int, kind: str, fit_to_box: bool = False) -> PreprocessConfig:
+def model_preprocess_config(input_size: int, channels: int, kind: str, fit_to_box: bool = False, **ink: Any) -> PreprocessConfig:
     """A model's input settings from its constructor arguments (:class:`PreprocessConfig` checks them);
-    ``fit_to_box`` only applies to ink."""
-    return PreprocessConfig(input_size=input_size, channels=channels, kind=kind, fit_to_box=bool(fit_to_box) and kind == "ink")
+    ``fit_to_box`` and ``ink`` (``margin``, ``stroke_band``) only apply to ink."""
+    return PreprocessConfig(input_size=input_size, channels=channels, kind=kind, fit_to_box=bool(fit_to_box) and kind == "ink", **ink)
 
 
 class SiameseNet(torch.nn.Module, PyTorchModelHubMixin):

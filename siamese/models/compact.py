@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from siamese.models.base import SiameseNet, model_preprocess_config
+from siamese.transforms.geometry import STROKE_BAND
 
 
 def _conv_block(cin: int, cout: int) -> nn.Sequential:
@@ -27,7 +28,9 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
     user's pictures; intensities kept as they are, grey with ``channels=1`` or colour with
     ``channels=3``; ``fit_to_box`` does not apply). Any image, grey or RGB, reaches the network
     through the one shared :func:`~siamese.transforms.preprocessing`, which converts it to what
-    ``kind`` and ``channels`` ask for.
+    ``kind`` and ``channels`` ask for. For ink, ``margin`` is the blank border around the cropped
+    character and ``stroke_band`` the stroke widths left as drawn (pixels of a 112-px box; wider strokes
+    are thinned, narrower ones thickened).
     """
 
     architecture = "compact"
@@ -40,9 +43,11 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
         embedding_dim: int = 128,
         fit_to_box: bool = True,
         kind: str = "ink",
+        margin: float = 0.1,
+        stroke_band: tuple[float, float] = STROKE_BAND,
     ) -> None:
         super().__init__()
-        self.preprocess_config = model_preprocess_config(input_size, channels, kind, fit_to_box)
+        self.preprocess_config = model_preprocess_config(input_size, channels, kind, fit_to_box, margin=margin, stroke_band=stroke_band)
         widths = [channels, *widths]
         self.blocks = nn.Sequential(*[_conv_block(cin, cout) for cin, cout in zip(widths, widths[1:])])
         with torch.no_grad():

@@ -21,10 +21,10 @@ def fit_to_box(ink: torch.Tensor, margin: float) -> torch.Tensor:
     return square
 
 
-# Stroke width of the character in a box of _STROKE_SIDE pixels (after fit_to_box), measured on
+# Stroke width of the character in a box of STROKE_SIDE pixels (after fit_to_box), measured on
 # 1,500 Omniglot background images: 5th percentile 4.6, median 6.2, 95th percentile 9.7.
-_STROKE_SIDE = 112
-_STROKE_BAND = (4.5, 9.5)
+STROKE_SIDE = 112
+STROKE_BAND = (4.5, 9.5)
 
 
 def stroke_width(ink: torch.Tensor) -> float:
@@ -44,18 +44,19 @@ def stroke_width(ink: torch.Tensor) -> float:
     return float(4 * depth.sum() / strokes - 2)
 
 
-def normalise_stroke_width(ink: torch.Tensor) -> torch.Tensor:
-    """Thin strokes that are thicker than Omniglot's, thicken those that are thinner.
+def normalise_stroke_width(ink: torch.Tensor, band: tuple[float, float] = STROKE_BAND) -> torch.Tensor:
+    """Thin strokes that are thicker than ``band``, thicken those that are thinner (widths in pixels of a
+    :data:`STROKE_SIDE`-pixel box; the default band is Omniglot's own range).
 
     A pen on a canvas draws at any width; a character whose strokes already fall within the
-    training data's range is returned untouched.
+    band is returned untouched.
     """
-    box = resize(ink, _STROKE_SIDE)
+    box = resize(ink, STROKE_SIDE)
     width = stroke_width(box)
-    if width == 0 or _STROKE_BAND[0] <= width <= _STROKE_BAND[1]:
+    if width == 0 or band[0] <= width <= band[1]:
         return ink
-    thicken = width < _STROKE_BAND[0]
-    edge = _STROKE_BAND[0] if thicken else _STROKE_BAND[1]  # the nearest width Omniglot has: no jump at the band's edge
+    thicken = width < band[0]
+    edge = band[0] if thicken else band[1]  # the nearest width inside the band: no jump at its edge
     for _ in range(round(abs(width - edge) / 2)):  # each 3x3 step changes the width by about 2 pixels
         pooled = torch.nn.functional.max_pool2d((box if thicken else -box)[None], 3, 1, 1)[0]
         box = pooled if thicken else -pooled

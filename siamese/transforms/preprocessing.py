@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from siamese.transforms.files import ImageInputError, upright
-from siamese.transforms.geometry import fit_to_box, normalise_stroke_width, resize
+from siamese.transforms.geometry import STROKE_BAND, fit_to_box, normalise_stroke_width, resize
 
 # Images larger than this (in pixels) are shrunk with a cheap box reduction before anything else,
 # so a 20,000 x 20,000 upload costs about as much as a 2,000 x 2,000 one.
@@ -39,6 +39,7 @@ class PreprocessConfig:
     kind: str = "ink"  # "ink" (characters: polarity-normalised) or "photo" (kept as is)
     fit_to_box: bool = False  # crop to the ink's bounding box and centre it (position and scale)
     margin: float = 0.1  # blank border left around the ink when ``fit_to_box`` is on
+    stroke_band: tuple[float, float] = STROKE_BAND  # with ``fit_to_box``: stroke widths kept (pixels of a 112-px box)
 
     def __post_init__(self) -> None:
         if self.kind not in ("ink", "photo"):
@@ -49,6 +50,12 @@ class PreprocessConfig:
             raise ValueError(f"kind 'ink' takes 1 channel, got channels={self.channels}; for colour images use kind 'photo'.")
         if self.input_size < 8:
             raise ValueError(f"input_size must be at least 8, got {self.input_size}.")
+        if not 0.0 <= self.margin < 0.5:
+            raise ValueError(f"margin must be in [0, 0.5) (a fraction of the side on each edge), got {self.margin!r}.")
+        band = tuple(float(width) for width in self.stroke_band)
+        if len(band) != 2 or not 0.0 < band[0] <= band[1]:
+            raise ValueError(f"stroke_band must be two widths 0 < low <= high, got {self.stroke_band!r}.")
+        object.__setattr__(self, "stroke_band", band)  # a list from config.json becomes the tuple it stands for
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,7 +73,7 @@ def preprocess(image: Image.Image | np.ndarray, config: PreprocessConfig = Prepr
         array = _ink_array(pil)[None]
     tensor = torch.from_numpy(array)
     if config.kind == "ink" and config.fit_to_box:
-        tensor = normalise_stroke_width(fit_to_box(tensor, config.margin))
+        tensor = normalise_stroke_width(fit_to_box(tensor, config.margin), config.stroke_band)
     return resize(tensor, config.input_size)
 
 
