@@ -1,5 +1,5 @@
-"""Siamese models: the paper's :class:`KochNet`, the project's default :class:`CompactNet`, and
-:class:`EnsembleNet`, several trained models as one."""
+"""Siamese models: the paper's :class:`KochNet`, the project's default :class:`CompactNet`, a narrow
+:class:`ResNet12Net`, and :class:`EnsembleNet`, several trained models as one."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from siamese.models.base import CheckpointError, SiameseNet, read_config
 from siamese.models.compact import CompactNet
 from siamese.models.ensemble import EnsembleNet
 from siamese.models.koch import KochNet
+from siamese.models.resnet12 import ResNet12Net
 
-ARCHITECTURES: dict[str, type[SiameseNet]] = {cls.architecture: cls for cls in (KochNet, CompactNet, EnsembleNet)}
+ARCHITECTURES: dict[str, type[SiameseNet]] = {cls.architecture: cls for cls in (KochNet, CompactNet, ResNet12Net, EnsembleNet)}
 DEFAULT_ARCHITECTURE = CompactNet.architecture
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_ARCHITECTURE",
     "EnsembleNet",
     "KochNet",
+    "ResNet12Net",
     "SiameseNet",
     "build_model",
     "model_kwargs_from_config",

@@ -34,6 +34,8 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
     """
 
     architecture = "compact"
+    #: one stage of the network: ``cin`` channels in, ``cout`` out, half the side (subclasses change it)
+    stage = staticmethod(_conv_block)
 
     def __init__(
         self,
@@ -49,7 +51,7 @@ class CompactNet(SiameseNet, tags=["siamese", "one-shot", "omniglot"]):
         super().__init__()
         self.preprocess_config = model_preprocess_config(input_size, channels, kind, fit_to_box, margin=margin, stroke_band=stroke_band)
         widths = [channels, *widths]
-        self.blocks = nn.Sequential(*[_conv_block(cin, cout) for cin, cout in zip(widths, widths[1:])])
+        self.blocks = nn.Sequential(*[self.stage(cin, cout) for cin, cout in zip(widths, widths[1:])])
         with torch.no_grad():
             flat = self.blocks(torch.zeros(1, channels, input_size, input_size)).numel()
         self.project = nn.Linear(flat, embedding_dim)

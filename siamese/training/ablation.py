@@ -42,6 +42,7 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "wide-128": ({"model_args": {"widths": [64, 128, 128, 128]}}, "capacity: widths 64-128-128-128"),
     "wide-256": ({"model_args": {"widths": [64, 128, 256, 256]}}, "capacity: widths 64-128-256-256"),
     "five-blocks": ({"model_args": {"widths": [32, 64, 64, 64, 64]}}, "depth: a fifth block"),
+    "resnet12": ({"architecture": "resnet12"}, "a narrow ResNet-12, widths 16-32-64-128 (about wide-128's cost)"),
     "way-40": ({"episode_way": 40, "partial_episodes": True}, "40 classes per episode (smaller alphabets whole)"),
     "way-60": ({"episode_way": 60, "partial_episodes": True}, "whole alphabets as episodes (14-55 classes)"),
     "ema": ({"ema": 0.999}, "an exponential moving average of the weights (decay 0.999)"),

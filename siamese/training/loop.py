@@ -66,7 +66,7 @@ class TrainingError(RuntimeError):
 @dataclass
 class TrainConfig:
     data: str = "omniglot"  # omniglot | mnist | att_faces | folder:PATH
-    architecture: str = "compact"  # compact | koch
+    architecture: str = "compact"  # compact | resnet12 | koch
     model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments, e.g. {"input_size": 64}
     loss: str = "bce"  # bce | contrastive | prototypical (episodes) | cosface (softmax over every training class)
     margin: float = 1.0  # contrastive loss margin
