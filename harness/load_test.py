@@ -155,8 +155,6 @@ def start_server(concurrency: str, max_size: str, log_path: Path, timeout: float
                  cores: str | None = None) -> tuple[subprocess.Popen, str, float]:  # fmt: skip
     """The app in a child process (on the CPU ``cores`` only, through ``taskset``, when given, e.g. "0");
     returns it, its URL and how long it took to answer."""
-    import httpx  # noqa: PLC0415
-
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
@@ -165,27 +163,40 @@ def start_server(concurrency: str, max_size: str, log_path: Path, timeout: float
     process = subprocess.Popen([*pinned, sys.executable, "-c", _SERVER, str(port), concurrency, max_size], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_answering(process, url + "gradio_api/info", log_path, timeout)
+    except (RuntimeError, TimeoutError):
+        stop_server(process)
+        raise
+    return process, url, time.monotonic() - started
+
+
+def wait_until_answering(process: subprocess.Popen, url: str, log_path: Path, timeout: float) -> None:
+    """Return once ``url`` answers 200; the end of the server's log goes with the error when it exits or stays silent."""
+    import httpx  # noqa: PLC0415
+
+    started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise RuntimeError(f"the app exited with status {process.returncode}; see {log_path}")
+            raise RuntimeError(f"the app exited with status {process.returncode}; the end of {log_path}:\n{log_path.read_text()[-3000:]}")
         try:
-            if httpx.get(url + "gradio_api/info", timeout=5).status_code == 200:
-                return process, url, time.monotonic() - started
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    stop_server(process)
-    raise RuntimeError(f"the app did not answer within {timeout:.0f} s; see {log_path}")
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s; the end of {log_path}:\n{log_path.read_text()[-3000:]}")
 
 
-def stop_server(process: subprocess.Popen) -> None:
+def stop_server(process: subprocess.Popen, grace: float = 15) -> None:
+    """Stop the app as Ctrl-C does, killing it when it has not gone within ``grace`` seconds."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait(timeout=15)
+            process.wait(timeout=grace)
 
 
 # --- the users ------------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import http.server
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -35,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.load_test import stop_server, wait_until_answering
 from harness.report import add_json_argument, emit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,33 +153,12 @@ def start(folder: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-
-
 def until_usable(process: subprocess.Popen, url: str, drawing: str, log: Path, timeout: float) -> tuple[float, list[str], str]:
     """Seconds from now until ``url`` serves the page and answers a match of ``drawing``; the ranking and verdict."""
-    import httpx  # noqa: PLC0415
     from gradio_client import Client, handle_file  # noqa: PLC0415
 
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with status {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        raise TimeoutError(f"no page at {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+    wait_until_answering(process, url, log, timeout)
     client = Client(url, verbose=False)
     sketch = {"background": None, "layers": [], "composite": handle_file(drawing)}
     scores, _, verdict = client.predict(sketch, ALPHABET, 5, api_name="/match")
@@ -215,13 +194,13 @@ def rehearse(keep: bool = False, port: int = SPACE_PORT, timeout: float = 900) -
             seconds.append(elapsed)
             if len(seconds) == 1:
                 first_match, first_verdict = ranking, verdict
-            stop(processes[-1])
+            stop_server(processes[-1], grace=30)
         said = [line for line in log.read_text().splitlines() if "Using the" in line or "omniglot" in line.lower()]
         return Rehearsal(str(folder), files, sdk_version, list(meta.get("preload_from_hub", [])), round(build_seconds, 1),  # type: ignore[arg-type]
                          round(seconds[0], 1), round(seconds[1], 1), first_match, first_verdict, said[:10])  # fmt: skip
     finally:
         for process in processes:
-            stop(process)
+            stop_server(process, grace=30)
         if mirror is not None:
             mirror.close()
         if not keep:

@@ -184,3 +184,22 @@ def test_the_queue_keeps_a_small_analytics_store(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("GRADIO_ANALYTICS_MAX_EVENTS", "50")  # an administrator's setting wins
     app.configure_process()
     assert gr.Blocks().queue()._queue.ANALYTICS_MAX_EVENTS == 50
+
+
+def test_waiting_for_a_server_ends_with_its_log_when_it_exits_or_stays_silent(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    log = tmp_path / "server.log"
+    log.write_text("Traceback: the model folder is missing\n")
+    exited = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    exited.wait()
+    with pytest.raises(RuntimeError, match="status 3(.|\n)*the model folder is missing"):
+        load_test.wait_until_answering(exited, f"http://127.0.0.1:{load_test.free_port()}/", log, timeout=5)
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with pytest.raises(TimeoutError, match="did not answer within 1 s(.|\n)*the model folder is missing"):
+            load_test.wait_until_answering(silent, f"http://127.0.0.1:{load_test.free_port()}/", log, timeout=1)
+    finally:
+        load_test.stop_server(silent, grace=5)
+    assert silent.poll() is not None  # stopped, not left behind
