@@ -2,6 +2,7 @@
 
     python scripts/ablate.py run --rows base-56,way-60 --minutes 45 --jobs 2     # train (resumes; finished rows are kept)
     python scripts/ablate.py report                                              # judge every trained row, write the tables
+    python scripts/ablate.py report --ensembles base-56+ema,base-56+ema+way-60    # ... and ensembles of finished rows
     python scripts/ablate.py list                                                # the rows and their commands
 
 Runs live in runs/ablate/NAME (train.log, metrics.jsonl, state.pt); the report writes
@@ -26,15 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("run", "report", "list"))
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names (default: all)")
+    parser.add_argument("--ensembles", default="", help="report: comma-separated ensembles of rows joined by +, e.g. base-56+ema")
     parser.add_argument("--minutes", type=float, default=45.0, help="CPU-minutes of training per row (default: 45)")
     parser.add_argument("--jobs", type=int, default=2, help="rows trained at once, one thread each (default: 2)")
     parser.add_argument("--root", type=Path, default=Path("runs/ablate"), help="where the runs live (default: runs/ablate)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "ablations")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.rows.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ROWS]
+    ensembles = [[name.strip() for name in group.split("+")] for group in args.ensembles.split(",") if group.strip()]
+    unknown = [name for name in names + [n for group in ensembles for n in group] if name not in ROWS]
     if unknown:
         print(f"error: unknown rows {', '.join(unknown)}; choose from {', '.join(ROWS)}.", file=sys.stderr)
+        return 2
+    if any(len(group) < 2 for group in ensembles):
+        print("error: an ensemble joins two or more rows with +, e.g. base-56+ema.", file=sys.stderr)
         return 2
     if args.action == "list":
         for name in names:
@@ -43,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "run":
         run_rows(names, args.minutes, args.root, args.jobs)
         return 0
-    judged = report(args.root, names)
+    try:
+        judged = report(args.root, names, ensembles)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not judged:
         print(f"error: no row has trained yet under {args.root}; run `python scripts/ablate.py run` first.", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from siamese.hub import load_model
 from siamese.training.loop import TrainConfig, train
 from siamese.training.state import load_state, read_metrics, save_model_atomically
 
@@ -110,38 +111,65 @@ def _train_quietly(config: TrainConfig) -> str:
 def judge_row(folder: Path, trials_per_alphabet: int = VALIDATION_TRIALS_PER_ALPHABET) -> dict[str, Any]:
     """A row's final weights on the validation alphabets, its learning curve and its embedding speed;
     kept in ``folder/ablation.json`` and measured again only when the run has gone on since."""
-    from siamese.data.splits import load_train_val
-    from siamese.evaluation import evaluate_oneshot
-
     state = load_state(folder)
     if state is None:
         raise ValueError(f"{folder} holds no training state yet.")
-    cached = folder / "ablation.json"
-    if cached.exists():
-        previous = json.loads(cached.read_text())
-        if previous.get("step") == state["step"] and previous.get("trials_per_alphabet") == trials_per_alphabet:
-            return previous
+    cached = _cached(folder / "ablation.json", state["step"], trials_per_alphabet)
+    if cached:
+        return cached
     config = TrainConfig(**{**asdict(TrainConfig()), **json.loads(state["config"])})
     model = final_model(state, config)
-    validation = load_train_val(config.data, config.seed)[1]
+    curve = {str(row["step"]): row["val_accuracy"] for row in read_metrics(folder) if "val_accuracy" in row}  # string keys, as JSON keeps them
+    about = {"name": folder.name, "command": command_line(config), "step": state["step"], "cpu_minutes": state["elapsed"] / 60.0, "curve": curve}
+    save_model_atomically(model, folder / "final")  # a checkpoint folder, for scripts/evaluate.py and ensembles
+    return _judge(model, about, config.data, config.seed, trials_per_alphabet, folder / "ablation.json")
+
+
+def judge_ensemble(root: Path, names: list[str], trials_per_alphabet: int = VALIDATION_TRIALS_PER_ALPHABET) -> dict[str, Any]:
+    """The ensemble of finished rows ``names`` (their final weights, :class:`~siamese.models.EnsembleNet`), judged as a
+    row is; its steps and CPU-minutes are the members' sums. Kept in ``root/ensembles/NAME`` with its checkpoint."""
+    from siamese.models import EnsembleNet
+
+    members = [judge_row(root / name, trials_per_alphabet) for name in names]  # also writes each member's final/
+    folder = root / "ensembles" / "+".join(names)
+    step = sum(member["step"] for member in members)
+    cached = _cached(folder / "ablation.json", step, trials_per_alphabet)
+    if cached:
+        return cached
+    ensemble = EnsembleNet.from_models([load_model(root / name / "final") for name in names])
+    save_model_atomically(ensemble, folder)
+    config = TrainConfig(**{**asdict(TrainConfig()), **json.loads(load_state(root / names[0])["config"])})
+    about = {"name": folder.name, "step": step, "cpu_minutes": sum(member["cpu_minutes"] for member in members), "curve": {},
+             "command": "python scripts/ensemble.py " + " ".join(f"{root / name / 'final'}" for name in names) + f" --out {folder}"}  # fmt: skip
+    return _judge(ensemble, about, config.data, config.seed, trials_per_alphabet, folder / "ablation.json")
+
+
+def _cached(path: Path, step: int, trials_per_alphabet: int) -> dict[str, Any] | None:
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous.get("step") == step and previous.get("trials_per_alphabet") == trials_per_alphabet:
+            return previous
+    return None
+
+
+def _judge(model: torch.nn.Module, about: dict[str, Any], data: str, seed: int, trials_per_alphabet: int, path: Path) -> dict[str, Any]:
+    from siamese.data.splits import load_train_val
+    from siamese.evaluation import evaluate_oneshot
+
+    validation = load_train_val(data, seed)[1]
     result = evaluate_oneshot(model, validation, 20, trials_per_group=trials_per_alphabet, seed=VALIDATION_SEED)
-    curve = [row for row in read_metrics(folder) if "val_accuracy" in row]
     judged = {
-        "name": folder.name,
-        "command": command_line(config),
-        "step": state["step"],
-        "cpu_minutes": state["elapsed"] / 60.0,
+        **about,
         "trials_per_alphabet": trials_per_alphabet,
         "val_accuracy": result["accuracy"],
         "standard_error": result["standard_error"],
         "group_interval": result["group_interval"],
         "per_alphabet": result["per_group"],
-        "curve": {str(row["step"]): row["val_accuracy"] for row in curve},  # string keys, as JSON keeps them
         "ms_per_image": {f"batch{batch}": ms for batch, ms in model.embedding_ms().items()},
         "parameters": model.num_parameters(),
     }
-    cached.write_text(json.dumps(judged, indent=2))
-    save_model_atomically(model, folder / "final")  # a checkpoint folder, for scripts/evaluate.py and ensembles
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(judged, indent=2))
     return judged
 
 
@@ -158,13 +186,19 @@ def final_model(state: dict[str, Any], config: TrainConfig) -> torch.nn.Module:
     return model.eval()
 
 
-def report(root: Path, names: list[str]) -> list[dict[str, Any]]:
-    """Judge every row that has trained (finished or not), in the order of ``names``."""
+def report(root: Path, names: list[str], ensembles: list[list[str]] = ()) -> list[dict[str, Any]]:
+    """Judge every row that has trained (finished or not), in the order of ``names``, then each ensemble of rows."""
     judged = []
     for name in names:
         if (root / name / "state.pt").exists():
             print(f"judging {name} ...", file=sys.stderr, flush=True)
             judged.append(judge_row(root / name))
+    for members in ensembles:
+        missing = [name for name in members if not (root / name / "state.pt").exists()]
+        if missing:
+            raise ValueError(f"The ensemble {'+'.join(members)} needs rows that have not trained: {', '.join(missing)}.")
+        print(f"judging the ensemble {'+'.join(members)} ...", file=sys.stderr, flush=True)
+        judged.append(judge_ensemble(root, members))
     return judged
 
 
@@ -194,7 +228,7 @@ def markdown_table(judged: list[dict[str, Any]], steps: tuple[int, ...] = (1000,
             difference, (lo, hi) = paired_difference(row, reference)
             versus = f"{100 * difference:+.2f} ({100 * lo:+.1f} to {100 * hi:+.1f}){'' if lo <= 0 <= hi else ' **clear**'}"
         at = [f"{100 * row['curve'][str(s)]:.1f}%" if str(s) in row["curve"] else ("—" if s > row["step"] else "") for s in steps]
-        question = ROWS.get(row["name"], ({}, ""))[1]
+        question = ROWS[row["name"]][1] if row["name"] in ROWS else "ensemble: the mean of the members' cosines"
         lines.append(f"| {row['name']} | {question} | {row['step']:,} | {row['cpu_minutes']:.1f} | "
                      f"**{100 * row['val_accuracy']:.2f}%** ± {100 * row['standard_error']:.2f} | {100 * low:.1f}-{100 * high:.1f}% | {versus} | "
                      + " | ".join(at) + f" | {row['ms_per_image']['batch1']:.2f} / {row['ms_per_image']['batch64']:.3f} | "

@@ -70,3 +70,21 @@ def test_a_difference_is_judged_paired_over_alphabets() -> None:
     assert difference == pytest.approx(0.02) and low == pytest.approx(0.02) and high == pytest.approx(0.02)
     difference, (low, high) = paired_difference(noisy, base)
     assert abs(difference) < 1e-9 and low < 0 < high  # a tie, however far apart the alphabets are
+
+
+def test_an_ensemble_of_rows_is_judged_as_a_row_and_kept_as_a_checkpoint(tmp_path: Path) -> None:
+    from siamese.models import EnsembleNet
+    from siamese.training.ablation import report
+
+    small = {"input_size": 28, "widths": [8, 16, 16, 16], "embedding_dim": 16}
+    for name, seed in (("a", 0), ("b", 1)):
+        train(TrainConfig(model_args=small, loss="prototypical", steps=2, eval_every=2, log_every=1, seed=seed,
+                          val_trials_per_alphabet=2, out_dir=str(tmp_path / name), final_eval=False))  # fmt: skip
+    with pytest.raises(ValueError, match="needs rows that have not trained: c"):
+        report(tmp_path, ["a"], [["a", "c"]])
+    a, b, both = report(tmp_path, ["a", "b"], [["a", "b"]])
+    assert both["name"] == "a+b" and both["step"] == 4 and both["cpu_minutes"] == pytest.approx(a["cpu_minutes"] + b["cpu_minutes"])
+    assert len(both["per_alphabet"]) == 10 and both["curve"] == {} and "scripts/ensemble.py" in both["command"]
+    ensemble = load_model(tmp_path / "ensembles" / "a+b")
+    assert isinstance(ensemble, EnsembleNet) and len(ensemble.members) == 2
+    assert "| a+b | ensemble" in markdown_table([a, b, both])
