@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="drawings per split, each ranked within its alphabet and among all (default: 1000)")  # fmt: skip
     calibration.add_argument("--precision", type=float, default=0.95,
                              help='accepted answers on validation that must be right, for the "no confident match" threshold (default: 0.95)')  # fmt: skip
+    calibration.add_argument("--split", default=None, choices=("validation", "validation-held-out"),
+                             help="the Omniglot drawings the fit uses (default: validation; validation-held-out for a model "
+                                  "trained with --train-on-validation)")  # fmt: skip
     calibration.add_argument("--plot", metavar="PATH", help="save the reliability diagrams as a PNG")
     calibration.add_argument("--save", action="store_true",
                              help=f"write {CALIBRATION_FILE} (the fitted temperature and threshold) into the --model folder")  # fmt: skip

@@ -51,6 +51,13 @@ class ImageSet:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def joined(self, other: "ImageSet", name: str) -> "ImageSet":
+        """This set followed by ``other``, whose classes and groups are numbered after this one's."""
+        return ImageSet(self.images + other.images, np.concatenate([self.labels, other.labels + self.num_classes]),
+                        self.class_names + other.class_names, np.concatenate([self.groups, other.groups + len(self.group_names)]),
+                        self.group_names + other.group_names, np.concatenate([self.drawers, other.drawers]), name,
+                        self.class_ids + other.class_ids if self.class_ids and other.class_ids else [])  # fmt: skip
+
     def with_rotated_classes(self, turns: tuple[int, ...] = (1, 2, 3)) -> "ImageSet":
         """This set plus each class turned by ``90° x turn`` as a new class, in a new group.
 

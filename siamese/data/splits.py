@@ -31,6 +31,7 @@ SPLITS: dict[str, dict[str, str]] = {
         "validation": "the 10 evaluation alphabets that Lake's runs do not use",
         "test": "the 10 alphabets of Lake's 20 official runs",
         "evaluation": "all 20 evaluation alphabets (659 characters)",
+        "validation-held-out": "drawers 13-20 of the 10 validation alphabets (those --train-on-validation does not train on)",
     },
     "mnist": {
         "train": "digits 0-5 of the MNIST training set",
@@ -51,6 +52,9 @@ SPLITS: dict[str, dict[str, str]] = {
         "held-out": "the held-out classes (the validation classes)",
     },
 }
+#: With ``train_on_validation``: the validation alphabets' drawers that stay out of training (Koch et al. also held
+#: out drawers); the others (1-12) join the background alphabets.
+HELD_OUT_DRAWERS = tuple(range(13, 21))
 _FACE_SUBJECTS = {"train": range(1, 31), "validation": range(31, 36), "test": range(36, 41), "held-out": range(31, 41)}
 
 
@@ -77,13 +81,24 @@ def _check_split(spec: str, split: str) -> str:
     return split
 
 
-def load_train_val(spec: str, seed: int = 0) -> tuple[ImageSet, ImageSet]:
-    """The training and validation image sets of a named protocol."""
+def load_train_val(spec: str, seed: int = 0, train_on_validation: bool = False) -> tuple[ImageSet, ImageSet]:
+    """The training and validation image sets of a named protocol.
+
+    ``train_on_validation`` (Omniglot only) trains on the validation alphabets too, on drawers 1-12 of each
+    character, and validates on the other drawers (:data:`HELD_OUT_DRAWERS`): characters training has seen, so
+    that validation then calibrates the scores rather than judging one-shot accuracy."""
     kind = protocol(spec)
+    if train_on_validation and kind != "omniglot":
+        raise DataError(f"Training on the validation alphabets is for --data omniglot; {spec} has no spare alphabets.")
     if kind == "omniglot":
         from siamese.data.omniglot import load_omniglot
 
-        return load_omniglot("train"), load_omniglot("validation")
+        train, validation = load_omniglot("train"), load_omniglot("validation")
+        if train_on_validation:
+            held_out = np.isin(validation.drawers, HELD_OUT_DRAWERS)
+            train = train.joined(validation.subset(~held_out), "omniglot-train+validation-drawers-1-12")
+            validation = validation.subset(held_out, "omniglot-validation-drawers-13-20")
+        return train, validation
     if kind == "mnist":
         from siamese.data.mnist import load_mnist
 
@@ -102,6 +117,8 @@ def load_split(spec: str, split: str, seed: int = 0) -> ImageSet:
     if kind == "omniglot":
         from siamese.data.omniglot import load_omniglot
 
+        if split == "validation-held-out":
+            return load_omniglot("validation", drawers=HELD_OUT_DRAWERS)
         return load_omniglot(split)
     if kind == "mnist":
         from siamese.data.mnist import load_mnist

@@ -42,7 +42,7 @@ MODE_SETTINGS = {
     "verification": ("data", "split", "pairs", "within_alphabet", "plot"),
     "ranking": ("data", "split", "queries", "top_k", "within_alphabet", "shots"),
     "rejection": ("data", "split", "coverage", "threshold", "trials_per_group"),
-    "calibration": ("queries", "precision", "plot"),
+    "calibration": ("split", "queries", "precision", "plot"),
     "mnist-transfer": ("trials", "baseline"),
     "sketches": (),
 }
@@ -56,8 +56,8 @@ class Evaluation:
 
     ``split`` ``None`` is the mode's default split: ``test``, except Omniglot verification and
     rejection (validation: thresholds are never chosen on test) and Omniglot ranking (every
-    evaluation alphabet, the page's gallery). Calibration always fits on Omniglot's validation
-    alphabets and reports them and the test alphabets.
+    evaluation alphabet, the page's gallery). Calibration fits on Omniglot's ``split`` (validation
+    by default) and reports it and the test alphabets.
     """
 
     mode: str
@@ -167,11 +167,27 @@ def run_plan(model: SiameseNet, plan: list[Evaluation]) -> dict[str, Any]:
     return {"evaluations": done, "seconds": round(time.perf_counter() - started, 2)}
 
 
-def checkpoint_plan(spec: str, seed: int = 0) -> list[Evaluation]:
-    """The final evaluations of a model trained with ``--data spec`` (``seed`` picks a folder's class split)."""
+def checkpoint_plan(spec: str, seed: int = 0, train_on_validation: bool = False) -> list[Evaluation]:
+    """The final evaluations of a model trained with ``--data spec`` (``seed`` picks a folder's class split).
+
+    A model trained on the validation alphabets too (``train_on_validation``) is calibrated and verified on their
+    held-out drawers, and ranked on the test alphabets only, so that no figure comes from images it trained on."""
     kind = protocol(spec)
     E = Evaluation
-    if kind == "omniglot":
+    if kind == "omniglot" and train_on_validation:
+        held_out = "validation-held-out"
+        plan = [
+            E("lake-runs", title="Lake's 20 official 20-way one-shot runs (400 trials)"),
+            E("oneshot", trials_per_group=200,
+              title="20-way one-shot, Koch's protocol: 2,000 fresh within-alphabet trials, test alphabets, drawers 9-20"),
+            E("ranking", split="test", title="the page's task: 1,000 drawings, each against every character of its alphabet (the 10 test alphabets)"),
+            E("calibration", split=held_out, title="P(character | drawing): temperature and \"no confident match\" threshold fitted on "
+                                                   "held-out drawers of the validation alphabets, measured on 1,000 test drawings against their alphabet"),
+            E("verification", split=held_out, title="verification: 1,000 within-alphabet pairs of held-out drawers of the validation alphabets"),
+            E("mnist-transfer", title="Koch's MNIST transfer: 10-way one-shot digits, 400 trials"),
+            E("sketches", title="Lake's runs with the test items re-drawn as sketches (place, size, pen, anti-aliasing, transparency)"),
+        ]  # fmt: skip
+    elif kind == "omniglot":
         plan = [
             E("lake-runs", title="Lake's 20 official 20-way one-shot runs (400 trials)"),
             E("oneshot", trials_per_group=200,
@@ -274,11 +290,12 @@ def _lake_runs(scorer: Scorer, baseline: Scorer | None, plot: str | None) -> dic
 def _calibration(model: SiameseNet | Scorer, evaluation: Evaluation) -> dict[str, Any]:
     if not isinstance(model, SiameseNet):
         raise ValueError("The calibration fits a temperature to a model's logits of same: give it the model, not a scorer.")
-    validation, test = (load_split("omniglot", split) for split in ("validation", "test"))
+    fitted_on = evaluation.split or "validation"
+    validation, test = (load_split("omniglot", split) for split in (fitted_on, "test"))
     result = evaluate_calibration(model, validation, test, n_queries=evaluation.queries, seed=evaluation.seed,
                                   precision=evaluation.precision)  # fmt: skip
     result["evaluated_on"] = {"data": "omniglot", "split": "test", "classes": describe_split("omniglot", "test"),
-                              "fitted_on": "validation: " + describe_split("omniglot", "validation")}  # fmt: skip
+                              "fitted_on": f"{fitted_on}: " + describe_split("omniglot", fitted_on)}  # fmt: skip
     if evaluation.plot:
         result["plot"] = str(plot_reliability(result, evaluation.plot))
     return result

@@ -157,6 +157,14 @@ def _speed(folder: Path, repeats: int = 20) -> list[str]:
     return ["", f"CPU embedding time ({hardware()}): " + ", ".join(cells) + " (preprocessed input; `scripts/benchmark_cpu.py` measures more)."]
 
 
+def _data_lines(splits: dict[str, str], train_on_validation: bool) -> list[str]:
+    if not train_on_validation:
+        return [f"- Train: {splits['train']}", f"- Validation (early stopping): {splits['validation']}"]
+    return [f"- Train: {splits['train']}, and drawers 1-12 of the 10 validation alphabets (`--train-on-validation`)",
+            f"- Validation: {splits['validation-held-out']}: characters seen in training, so its accuracy is not one-shot; "
+            "the calibration and the \"no confident match\" threshold are fitted on these drawings"]  # fmt: skip
+
+
 def write_model_card(
     folder: Path,
     train_config: dict[str, Any],
@@ -192,8 +200,7 @@ def write_model_card(
         "",
         "## Data",
         f"- `--data {data}`, seed {train_config['seed']}",
-        f"- Train: {splits['train']}",
-        f"- Validation (early stopping): {splits['validation']}",
+        *_data_lines(splits, train_config.get("train_on_validation", False)),
         f"- Test: {splits['test']}",
         "",
         "## Training",

@@ -66,6 +66,7 @@ class TrainingError(RuntimeError):
 @dataclass
 class TrainConfig:
     data: str = "omniglot"  # omniglot | mnist | att_faces | folder:PATH
+    train_on_validation: bool = False  # omniglot: also train on drawers 1-12 of the validation alphabets; validate on 13-20
     architecture: str = "compact"  # compact | resnet12 | koch
     model_args: dict[str, Any] = field(default_factory=dict)  # extra constructor arguments, e.g. {"input_size": 64}
     loss: str = "bce"  # bce | contrastive | prototypical (episodes) | cosface (softmax over every training class)
@@ -137,7 +138,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     # --- data: preprocess once through the shared path, keep as uint8 in memory -------------
     model = build_model(config.architecture, **config.model_args)
     teacher = _teacher(config.teacher, model, device)  # checked before the data loads
-    train_set, val_set = load_train_val(config.data, config.seed)
+    train_set, val_set = load_train_val(config.data, config.seed, config.train_on_validation)
     if config.rotated_classes:
         train_set = train_set.with_rotated_classes()
     train_images = preprocess_dataset(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
@@ -304,7 +305,7 @@ def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, p
     progress.write(f"evaluating {folder} on the test split of {config.data}")
     try:
         model = load_model(folder, device=str(device))
-        evaluation = {"data": config.data, "seed": config.seed, **run_plan(model, checkpoint_plan(config.data, config.seed))}
+        evaluation = {"data": config.data, "seed": config.seed, **run_plan(model, checkpoint_plan(config.data, config.seed, config.train_on_validation))}
     except (DataError, CheckpointError, ValueError) as error:
         progress.write(f"warning: the final evaluation could not run, so the model card has no test figures: {error}")
         return None
@@ -389,7 +390,7 @@ class Validation:
 
 
 #: Settings that define what a run learns; resuming with other values would mix two runs.
-_RUN_IDENTITY = ("data", "architecture", "model_args", "ema", "teacher", "distill_weight", "distill_temperature", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
+_RUN_IDENTITY = ("data", "train_on_validation", "architecture", "model_args", "ema", "teacher", "distill_weight", "distill_temperature", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
                  "batch_size", "episode_way", "episode_shot", "episode_query", "partial_episodes", "within_alphabet", "augment", "stroke_jitter",
                  "elastic", "rotated_classes", "seed")  # fmt: skip
 

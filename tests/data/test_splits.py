@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,30 @@ def test_unknown_split_names_the_choices() -> None:
         load_split("folder:", "test")
     assert describe_split("att_faces", "test") == "subjects s36-s40 (50 photos)"
     assert "6-9" in describe_split("mnist", "test")
+
+
+def test_training_on_the_validation_alphabets_keeps_their_last_eight_drawers_out() -> None:
+    from siamese.data.splits import HELD_OUT_DRAWERS, load_split
+
+    train, validation = load_train_val("omniglot", train_on_validation=True)
+    standard_train, standard_validation = load_train_val("omniglot")
+    assert len(train.group_names) == 40 and train.num_classes == standard_train.num_classes + standard_validation.num_classes
+    added = train.groups >= len(standard_train.group_names)
+    assert set(train.drawers[added]) == set(range(1, 13)) and len(train) == len(standard_train) + int(added.sum())
+    assert set(validation.drawers) == set(HELD_OUT_DRAWERS) and validation.group_names == standard_validation.group_names
+    assert set(validation.class_names) <= set(train.class_names)  # seen characters, new drawings
+    assert len(load_split("omniglot", "validation-held-out")) == len(validation)
+    with pytest.raises(DataError, match="for --data omniglot"):
+        load_train_val("mnist", train_on_validation=True)
+
+
+def test_a_model_trained_on_the_validation_alphabets_is_never_evaluated_on_drawings_it_saw() -> None:
+    from siamese.evaluate import parse_evaluation
+    from siamese.evaluation.plan import checkpoint_plan
+
+    plan = checkpoint_plan("omniglot", train_on_validation=True)
+    assert {e.mode for e in plan} == {e.mode for e in checkpoint_plan("omniglot")}  # the same evaluations
+    for evaluation in plan:
+        fitted_on = evaluation.split or "validation" if evaluation.mode == "calibration" else evaluation.resolved_split()
+        assert fitted_on in ("test", "validation-held-out"), evaluation
+        assert parse_evaluation(evaluation.argv()) == dataclasses.replace(evaluation, title="")  # its command gives it back

@@ -26,9 +26,9 @@ def _evaluation(data: str) -> dict:
                             for m, r in items]}  # fmt: skip
 
 
-def _card(tmp_path: Path, data: str) -> str:
+def _card(tmp_path: Path, data: str, **settings: object) -> str:
     siamese.build_model("compact", input_size=28).save_pretrained(tmp_path)
-    config = {"data": data, "seed": 0, "loss": "cosface", "optimizer": "adamw", "lr": 0.001}
+    config = {"data": data, "seed": 0, "loss": "cosface", "optimizer": "adamw", "lr": 0.001, **settings}
     summary = {"steps": 10, "best_step": 10, "minutes": 1.0, "best_val_accuracy": 0.5}
     return write_model_card(tmp_path, config, summary, None, _evaluation(data)).read_text()
 
@@ -40,6 +40,15 @@ def test_omniglot_card_leads_with_fresh_trials_and_their_standard_error(tmp_path
     assert lines[0].startswith("- **90.00% ± 0.67** (standard error) on 2,000 fresh") and "92.0%" in lines[0]
     assert "97.75% on Lake's 20 official runs" in lines[1] and "95.5%" in lines[1] and "96.7%" in lines[1]
     assert card.index("## Headline") < card.index("## Evaluation of this checkpoint")
+
+
+def test_a_card_says_when_the_validation_alphabets_were_trained_on(tmp_path: Path) -> None:
+    standard = _card(tmp_path, "omniglot")
+    assert "- Validation (early stopping): the 10 evaluation alphabets that Lake's runs do not use" in standard
+    card = _card(tmp_path, "omniglot", train_on_validation=True)
+    data = card[card.index("## Data") : card.index("## Training")]
+    assert "drawers 1-12 of the 10 validation alphabets (`--train-on-validation`)" in data
+    assert "- Validation: drawers 13-20 of the 10 validation alphabets" in data and "not one-shot" in data
 
 
 def test_other_data_sets_have_no_omniglot_headline(tmp_path: Path) -> None:
