@@ -48,6 +48,8 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "way-60": ({"episode_way": 60, "partial_episodes": True}, "whole alphabets as episodes (14-55 classes)"),
     "ema": ({"ema": 0.999}, "an exponential moving average of the weights (decay 0.999)"),
     "rotations": ({"rotated_classes": True}, "each character turned by 90/180/270 degrees as three more classes"),
+    "distilled": ({"teacher": "{root}/ensembles/base-56+ema+wide-128"},
+                  "the default network taught the similarities of the ensemble base-56+ema+wide-128 (judge that first)"),
     "cosface": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0},
                 "cosface over every class (and rotations), class vectors at 10x the rate"),
 }
@@ -59,7 +61,8 @@ def row_config(name: str, minutes: float, root: Path) -> TrainConfig:
     """The :class:`TrainConfig` of a row, writing to ``root/name``."""
     if name not in ROWS:
         raise ValueError(f"Unknown ablation row {name!r}; choose from {', '.join(ROWS)}.")
-    return replace(TrainConfig(**COMMON), **ROWS[name][0], max_minutes=minutes, out_dir=str(root / name))
+    changes = {key: value.format(root=root) if isinstance(value, str) else value for key, value in ROWS[name][0].items()}
+    return replace(TrainConfig(**COMMON), **changes, max_minutes=minutes, out_dir=str(root / name))
 
 
 def command_line(config: TrainConfig) -> str:
