@@ -206,13 +206,16 @@ def write_model_card(
         "## Training",
         f"- Command: `{command_line()}`",
         f"- Loss `{train_config['loss']}`; optimiser `{train_config['optimizer']}` (lr {train_config['lr']}); seed {train_config['seed']}",
-        f"- Steps: {summary['steps']}; best validation step: {summary['best_step']}",
+        f"- Steps: {summary['steps']}; " + ("the final weights are kept (the schedule was fixed in advance)" if summary.get("keep") == "final"
+                                            else f"best validation step: {summary['best_step']}"),
         f"- Hardware: {hardware()}; PyTorch {torch.__version__}",
         f"- {'CPU' if summary.get('budget_clock') == 'cpu' else 'Wall'} time: {summary['minutes']:.1f} minutes",
         "",
         "## Validation",
         f"- {val_way}-way one-shot accuracy on the validation classes (the early-stopping criterion): "
-        f"**{100 * summary['best_val_accuracy']:.1f}%**",
+        f"**{100 * summary['best_val_accuracy']:.1f}%**" if summary.get("keep") != "final" else
+        f"- {val_way}-way one-shot accuracy on the validation classes at the end: **{100 * summary['final_val_accuracy']:.1f}%** "
+        f"(best during training {100 * summary['best_val_accuracy']:.1f}%, step {summary['best_step']})",
     ]
     if evaluation is None:
         (folder / EVALUATION_FILE).unlink(missing_ok=True)  # never leave an older run's figures next to this model

@@ -6,10 +6,11 @@ command-line flags. A run writes to ``out_dir``:
 - ``state.pt``       everything needed to resume (written atomically every ``checkpoint_every`` steps);
 - ``best/``          the model with the best validation one-shot accuracy (Koch's early stopping),
                      as ``config.json`` + ``model.safetensors``;
+- ``final/``         with ``keep="final"``: the weights the run ends with (the moving average with ``ema``);
 - ``metrics.jsonl``  one JSON row per logged step; ``curves.png`` the learning curves.
 
-When the run ends, the best checkpoint is evaluated on its data set's test split (``final_eval``; the
-plan of :func:`siamese.evaluation.checkpoint_plan`) and ``best/`` gets its model card
+When the run ends, the kept checkpoint (``best/``, or ``final/`` with ``keep="final"``) is evaluated on its
+data set's test split (``final_eval``; the plan of :func:`siamese.evaluation.checkpoint_plan`) and gets its model card
 (``README.md``, with those figures and the commands that reproduce them), ``evaluation.json``,
 ``curves.png`` and ``metrics.jsonl``; an Omniglot model also gets ``calibration.json``, the page's
 posterior (:mod:`siamese.evaluation.calibration`).
@@ -109,7 +110,8 @@ class TrainConfig:
     log_every: int = 25
     max_minutes: float = 0.0  # if > 0, a time budget: the schedule follows the clock and the run stops cleanly
     budget_clock: str = "wall"  # wall | cpu: what --max-minutes and the logged seconds count (cpu: this process's CPU time)
-    final_eval: bool = True  # at the end, evaluate the best checkpoint on the test split and record it in the model card
+    final_eval: bool = True  # at the end, evaluate the kept checkpoint on the test split and record it in the model card
+    keep: str = "best"  # best | final: the model a run delivers, its best validation point or its last (or averaged) weights
 
     def optim(self) -> OptimConfig:
         return OptimConfig(name=self.optimizer, lr=self.lr, weight_decay=self.weight_decay, momentum=self.momentum,
@@ -127,6 +129,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train (or resume) a run; returns a summary with the best validation accuracy."""
     if config.loss not in LOSSES:
         raise ValueError(f"Unknown loss {config.loss!r}; choose from {', '.join(LOSSES)}.")
+    if config.keep not in ("best", "final"):
+        raise ValueError(f"Unknown --keep {config.keep!r}; choose best (the best validation point) or final (the last weights).")
     if config.budget_clock not in CLOCKS:
         raise ValueError(f"Unknown --budget-clock {config.budget_clock!r}; choose from {', '.join(CLOCKS)}.")
     clock = CLOCKS[config.budget_clock]
@@ -276,18 +280,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
     progress.close()
 
     summary = {"steps": total_steps, "epochs": round(total_steps / steps_per_epoch, 3), "best_val_accuracy": best["val_accuracy"], "best_step": best["step"], "out_dir": str(out),
-               "minutes": (clock() - started) / 60.0, "budget_clock": config.budget_clock, "val_way": validation.n_way}  # fmt: skip
+               "minutes": (clock() - started) / 60.0, "budget_clock": config.budget_clock, "val_way": validation.n_way, "keep": config.keep}  # fmt: skip
     if main_process:
-        plot_learning_curves(read_metrics(out), out / "curves.png")
-        if (out / "best").is_dir():
+        metrics = read_metrics(out)
+        plot_learning_curves(metrics, out / "curves.png")
+        delivered = out / config.keep
+        if config.keep == "final":  # the schedule was fixed in advance: the last weights, whatever validation said
+            save_model_atomically(kept, delivered)
+            summary["final_val_accuracy"] = [row for row in metrics if "val_accuracy" in row][-1]["val_accuracy"]
+        if delivered.is_dir():
             evaluation = None
             if config.final_eval:
-                evaluation = _final_evaluation(out / "best", config, device, progress)
+                evaluation = _final_evaluation(delivered, config, device, progress)
             if evaluation is not None:
                 summary["test"] = [{"title": e["title"], "command": e["command"],
                                     **{k: e["result"][k] for k in ("accuracy", "roc_auc") if e["result"].get(k) is not None}}
                                    for e in evaluation["evaluations"]]  # fmt: skip
-            write_model_card(out / "best", asdict(config), summary, out / "curves.png", evaluation, out / "metrics.jsonl")
+            write_model_card(delivered, asdict(config), summary, out / "curves.png", evaluation, out / "metrics.jsonl")
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if world > 1:
         dist.destroy_process_group()

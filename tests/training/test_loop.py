@@ -166,6 +166,22 @@ def test_ema_keeps_the_averaged_weights_in_best(tmp_path: Path) -> None:
         train(TrainConfig(model_args=SMALL, steps=1, ema=1.5, out_dir=str(tmp_path / "bad"), final_eval=False))
 
 
+def test_keep_final_delivers_the_last_averaged_weights_with_their_card(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    config = TrainConfig(model_args=SMALL, steps=6, batch_size=16, eval_every=2, log_every=1, ema=0.5, lr=1e-2, keep="final",
+                         val_trials_per_alphabet=2, out_dir=str(tmp_path), final_eval=False)  # fmt: skip
+    summary = train(config)
+    state, final = load_state(tmp_path), load_file(tmp_path / "final" / "model.safetensors")
+    assert state["step"] == 6 and torch.equal(final["project.weight"], state["ema"]["module.project.weight"])
+    last = [row for row in read_metrics(tmp_path) if "val_accuracy" in row][-1]
+    assert last["step"] == 6 and summary["final_val_accuracy"] == last["val_accuracy"]
+    card = (tmp_path / "final" / "README.md").read_text()
+    assert "the final weights are kept" in card and f"at the end: **{100 * last['val_accuracy']:.1f}%**" in card
+    with pytest.raises(ValueError, match="Unknown --keep 'last'; choose best"):
+        train(TrainConfig(model_args=SMALL, steps=1, keep="last", out_dir=str(tmp_path / "bad"), final_eval=False))
+
+
 def test_the_fast_path_is_chosen_by_the_hardware_and_no_amp_forces_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
     from siamese.training import execution
 
