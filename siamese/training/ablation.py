@@ -16,7 +16,7 @@ import contextlib
 import json
 import multiprocessing
 import sys
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from siamese.hub import load_model
+from siamese.training.cli import train_command
 from siamese.training.loop import TrainConfig, train
 from siamese.training.state import load_state, read_metrics, save_model_atomically
 
@@ -66,20 +67,8 @@ def row_config(name: str, minutes: float, root: Path) -> TrainConfig:
 
 
 def command_line(config: TrainConfig) -> str:
-    """``config`` as the ``scripts/train.py`` command that trains it (the fields that differ from the defaults)."""
-    default, parts = TrainConfig(), ["OMP_NUM_THREADS=1 python scripts/train.py"]
-    for f in fields(TrainConfig):
-        value = getattr(config, f.name)
-        if value == getattr(default, f.name):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
-        elif isinstance(value, dict):
-            parts.append(f"{flag} '{json.dumps(value)}'")
-        else:
-            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
-    return " ".join(parts)
+    """``config`` as the ``scripts/train.py`` command that trains it, on one thread as the rows train."""
+    return train_command(config, "OMP_NUM_THREADS=1 python scripts/train.py")
 
 
 def run_rows(names: list[str], minutes: float, root: Path, jobs: int = 2) -> None:

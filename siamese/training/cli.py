@@ -38,6 +38,23 @@ def dataclass_parser(config_class: type, description: str) -> argparse.ArgumentP
     return parser
 
 
+def train_command(config: TrainConfig, program: str = "python scripts/train.py") -> str:
+    """``config`` as the command that trains it: ``program`` and a flag for each field that differs from the default."""
+    default, parts = TrainConfig(), [program]
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(config, f.name)
+        if value == getattr(default, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
+        elif isinstance(value, dict):
+            parts.append(f"{flag} '{json.dumps(value)}'")
+        else:
+            parts.append(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(**vars(build_parser().parse_args(argv)))
     status, summary = _run(train, config, f"resume from the last checkpoint in {config.out_dir}")

@@ -27,12 +27,11 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from siamese.data import ClassBatchSampler, EpisodeSampler, ImageSet, PairSampler, preprocess_dataset
 from siamese.evaluation import checkpoint_plan, evaluate_oneshot, evaluate_verification, model_scorer, run_plan
@@ -291,7 +290,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if delivered.is_dir():
             evaluation = None
             if config.final_eval:
-                evaluation = _final_evaluation(delivered, config, device, progress)
+                evaluation = final_evaluation(delivered, config, device, progress.write)
             if evaluation is not None:
                 summary["test"] = [{"title": e["title"], "command": e["command"],
                                     **{k: e["result"][k] for k in ("accuracy", "roc_auc") if e["result"].get(k) is not None}}
@@ -303,23 +302,24 @@ def train(config: TrainConfig) -> dict[str, Any]:
     return summary
 
 
-def _final_evaluation(folder: Path, config: TrainConfig, device: torch.device, progress: tqdm) -> dict[str, Any] | None:
-    """The best checkpoint, reloaded from disk, through the plan of :func:`siamese.evaluation.checkpoint_plan`.
+def final_evaluation(folder: Path, config: TrainConfig, device: torch.device, say: Callable[[str], object] = print) -> dict[str, Any] | None:
+    """A checkpoint folder, reloaded from disk, through the plan of :func:`siamese.evaluation.checkpoint_plan`; an
+    Omniglot model's fitted calibration is written next to it.
 
     If it cannot run (e.g. the test data is missing), the trained model is kept and its card written
     without figures; the reason is printed."""
     from siamese.data import DataError
     from siamese.models import CheckpointError
 
-    progress.write(f"evaluating {folder} on the test split of {config.data}")
+    say(f"evaluating {folder} on the test split of {config.data}")
     try:
         model = load_model(folder, device=str(device))
         evaluation = {"data": config.data, "seed": config.seed, **run_plan(model, checkpoint_plan(config.data, config.seed, config.train_on_validation))}
     except (DataError, CheckpointError, ValueError) as error:
-        progress.write(f"warning: the final evaluation could not run, so the model card has no test figures: {error}")
+        say(f"warning: the final evaluation could not run, so the model card has no test figures: {error}")
         return None
     for item in evaluation["evaluations"]:
-        progress.write(f"  {item['title']}: {headline(item['result'])}")
+        say(f"  {item['title']}: {headline(item['result'])}")
         if item["result"]["mode"] == "calibration":  # the page's posterior travels with the checkpoint
             write_calibration(folder, fitted_calibration(item["result"], item["command"]))
     return evaluation
