@@ -27,7 +27,7 @@ from siamese.models.base import CONFIG_FILE, WEIGHTS_FILE, fetch_from_hub, load_
 
 CHECKPOINTS_DIR = Path(__file__).resolve().parent / "checkpoints"
 #: The bundled default model, used when ``load_model()`` is called without a source.
-DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "compact-omniglot"
+DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "ensemble-omniglot"
 #: A checkpoint's calibration of P(character | drawing) (:class:`Calibration`), beside its ``config.json``.
 CALIBRATION_FILE = "calibration.json"
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")

@@ -234,7 +234,7 @@ def _offline(env: Mapping[str, str]) -> bool:
 
 
 def _display_path(path: str) -> str:
-    """Bundled checkpoints relative to the package (``checkpoints/compact-omniglot``)."""
+    """Bundled checkpoints relative to the package (``checkpoints/ensemble-omniglot``)."""
     try:
         return Path(path).resolve().relative_to(CHECKPOINTS_DIR.parent).as_posix()
     except ValueError:

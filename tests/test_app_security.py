@@ -73,7 +73,7 @@ OUTSIDE = [
     "data/omniglot/images_background.zip",
     str(ROOT / "data" / "omniglot" / "one_shot_runs.zip"),
     str(DEFAULT_CHECKPOINT / "model.safetensors"),
-    "siamese/checkpoints/compact-omniglot/config.json",
+    "siamese/checkpoints/ensemble-omniglot/config.json",
     _gallery_cache_file(),
     "webapp/pad.js",
     "docs/how_it_works.md",

@@ -105,7 +105,7 @@ def test_the_wheel_installs_with_the_bundled_model_and_the_command(tmp_path: Pat
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("siamese-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "siamese/checkpoints/compact-omniglot/model.safetensors" in names
+    assert "siamese/checkpoints/ensemble-omniglot/model.safetensors" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "siamese = siamese.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     target = tmp_path / "site"

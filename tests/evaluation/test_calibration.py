@@ -226,4 +226,4 @@ def test_the_docs_quote_the_bundled_calibration() -> None:
                 assert f"{100 * figures[key]:.1f}%" in row, (split, task, key)
             for key in ("ece_before", "ece"):
                 assert f"{figures[key]:.3f}" in row, (split, task, key)
-    assert calibration.details["command"].replace("MODEL_DIR", "siamese/checkpoints/compact-omniglot") in docs
+    assert calibration.details["command"].replace("MODEL_DIR", f"siamese/checkpoints/{DEFAULT_CHECKPOINT.name}") in docs

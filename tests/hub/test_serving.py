@@ -53,7 +53,7 @@ def _assert_bundled_fallback(loaded: LoadedModel, elapsed: float, *reason: str) 
     for words in reason:
         assert words in warning, warning
     assert loaded.describe().startswith(
-        f"compact model from bundled checkpoint checkpoints/compact-omniglot (fallback: Hub repo {REPO} "
+        f"ensemble model from bundled checkpoint checkpoints/ensemble-omniglot (fallback: Hub repo {REPO} "
     )
     assert elapsed < 5, f"the fallback took {elapsed:.2f} s"
 
@@ -70,7 +70,7 @@ def test_no_configuration_is_the_bundled_checkpoint_without_warnings(hub: FakeHu
     loaded, _ = _resolve({})
     assert (loaded.origin, loaded.source, loaded.warnings) == ("bundled", str(DEFAULT_CHECKPOINT), [])
     assert loaded.fingerprint == BUNDLED_FINGERPRINT == checkpoint_fingerprint(DEFAULT_CHECKPOINT)
-    assert loaded.describe() == "compact model from bundled checkpoint checkpoints/compact-omniglot"
+    assert loaded.describe() == "ensemble model from bundled checkpoint checkpoints/ensemble-omniglot"
     assert hub.requests == []
 
 

@@ -38,5 +38,5 @@ def test_the_space_rehearsal_builds_serves_and_answers_a_drawing() -> None:
     assert report.files > 50 and report.build_seconds > 0
     assert report.first_match[0] == f"{space_rehearsal.ALPHABET} — character {space_rehearsal.CHARACTER:02d}", report
     assert 0 < report.restart_seconds < report.first_start_seconds, report  # the restart downloads and embeds nothing
-    assert any("bundled checkpoint checkpoints/compact-omniglot" in line for line in report.log_lines), report.log_lines
+    assert any("bundled checkpoint checkpoints/ensemble-omniglot" in line for line in report.log_lines), report.log_lines
     assert not Path(report.folder).exists()  # removed afterwards
