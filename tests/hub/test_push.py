@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from siamese.hub import DEFAULT_CHECKPOINT
+from siamese.hub import CHECKPOINTS_DIR
 from siamese.hub import read_calibration
 from siamese.serving import resolve_model
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "push_to_hub.py"
+#: A run's best/ folder as training writes it (card, curves, metrics): the bundled single network.
+TRAINED = CHECKPOINTS_DIR / "compact-omniglot"
 UPLOADED = ["README.md", "calibration.json", "config.json", "curves.png", "evaluation.json", "metrics.jsonl", "model.safetensors", "similarity.png"]
 
 
@@ -36,7 +38,7 @@ from siamese.cli import push_main  # noqa: E402 - the command line behind the sc
 @pytest.fixture
 def trained(tmp_path: Path) -> Path:
     """What scripts/train.py leaves: the bundled checkpoint's files, a second plot, and files not to upload."""
-    folder = Path(shutil.copytree(DEFAULT_CHECKPOINT, tmp_path / "run" / "best"))
+    folder = Path(shutil.copytree(TRAINED, tmp_path / "run" / "best"))
     (folder / "similarity.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"plot" * 10)
     (folder / "optimizer.pt").write_bytes(b"not for the Hub")
     (folder / "notes.txt").write_text("scratch")

@@ -182,14 +182,15 @@ def test_a_config_without_kind_loads_strictly_as_ink_with_the_same_outputs(tmp_p
     import shutil
 
     import siamese
-    from siamese.hub import DEFAULT_CHECKPOINT
+    from siamese.hub import CHECKPOINTS_DIR
     from siamese.transforms import PreprocessConfig
 
-    assert "kind" not in json.loads((DEFAULT_CHECKPOINT / "config.json").read_text())  # written before kind existed
-    bundled = siamese.load_model(DEFAULT_CHECKPOINT)
+    single = CHECKPOINTS_DIR / "compact-omniglot"
+    assert "kind" not in json.loads((single / "config.json").read_text())  # written before kind existed
+    bundled = siamese.load_model(single)
     assert bundled.preprocess_config == PreprocessConfig(input_size=56, channels=1, kind="ink", fit_to_box=True)
     explicit = tmp_path / "explicit"
-    shutil.copytree(DEFAULT_CHECKPOINT, explicit)
+    shutil.copytree(single, explicit)
     config = json.loads((explicit / "config.json").read_text())
     (explicit / "config.json").write_text(json.dumps({**config, "kind": "ink"}))
     images = [_glyph("bar"), _glyph("ring"), _glyph("cross")]
