@@ -37,6 +37,16 @@ def member_record(source: str) -> dict[str, Any]:
     return record
 
 
+def plot_member_curves(sources: list[str], path: Path) -> Path | None:
+    """The members' learning curves on one figure (training and validation loss against minutes), when their run
+    folders are known; the card shows it."""
+    from siamese.evaluation.plots import plot_study_curves
+
+    curves = {Path(source).parent.name: [read_metrics(Path(source).parent)] for source in sources
+              if (Path(source).parent / "metrics.jsonl").is_file()}  # fmt: skip
+    return plot_study_curves(curves, path) if curves else None
+
+
 def join_models(sources: list[str], out: Path, evaluate: bool = False, say: Callable[[str], object] = print) -> dict[str, Any]:
     """Join the checkpoints ``sources`` (folders or Hub ids) into one ensemble checkpoint in ``out``; with ``evaluate``,
     measure it on validation and through the final evaluation of its members' data set, fit its calibration, and write
@@ -47,6 +57,7 @@ def join_models(sources: list[str], out: Path, evaluate: bool = False, say: Call
     ensemble = EnsembleNet.from_models([load_model(source) for source in sources])
     save_model_atomically(ensemble, out)
     members = [member_record(source) for source in sources]
+    plot_member_curves(sources, out / "curves.png")
     record: dict[str, Any] = {"members": [{k: v for k, v in m.items() if k != "config"} for m in members]}
     if evaluate:
         configs = [m["config"] for m in members if "config" in m]
