@@ -30,6 +30,8 @@ CHECKPOINTS_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "ensemble-omniglot"
 #: A checkpoint's calibration of P(character | drawing) (:class:`Calibration`), beside its ``config.json``.
 CALIBRATION_FILE = "calibration.json"
+#: A checkpoint's Omniglot prototypes, precomputed for the page's few-shot switch (siamese.matching.gallery.write_prototypes).
+PROTOTYPES_FILE = "prototypes.safetensors"
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 Located = tuple[Path, "str | None"]  # a checkpoint folder and the Hub commit it holds (None: not from the Hub)
 
@@ -82,11 +84,12 @@ def locate(
     kwargs: dict = {"revision": revision, "endpoint": constants.ENDPOINT, "cache_dir": constants.HF_HUB_CACHE}
     if offline:
         kwargs["local_files_only"] = True
-    if timeout is not None:  # per HTTP metadata call (three: config, weights, calibration); with a cached copy
-        kwargs["etag_timeout"] = max(timeout / 4, 0.1)  # the client falls back to it after this
+    if timeout is not None:  # per HTTP metadata call (four: config, weights, calibration, prototypes); with a cached
+        kwargs["etag_timeout"] = max(timeout / 5, 0.1)  # copy the client falls back to it after this
     folder = Path(fetch_from_hub(str(source), CONFIG_FILE, **kwargs)).parent
     fetch_from_hub(str(source), WEIGHTS_FILE, **kwargs)
     _fetch_optional(str(source), CALIBRATION_FILE, folder.name, **kwargs)
+    _fetch_optional(str(source), PROTOTYPES_FILE, folder.name, **kwargs)
     return folder, folder.name
 
 
@@ -140,8 +143,9 @@ def _short_sha256(data: bytes) -> str:
 
 REQUIRED = (CONFIG_FILE, WEIGHTS_FILE)
 CARD = "README.md"
-#: And every *.png next to them (curves.png, ...); evaluation.json: the card's figures; calibration.json: the page's posterior.
-OPTIONAL = (CARD, "metrics.jsonl", "evaluation.json", CALIBRATION_FILE)
+#: And every *.png next to them (curves.png, ...); evaluation.json: the card's figures; calibration.json: the page's
+#: posterior; prototypes.safetensors: the page's few-shot prototypes.
+OPTIONAL = (CARD, "metrics.jsonl", "evaluation.json", CALIBRATION_FILE, PROTOTYPES_FILE)
 #: Given to a card that has no front matter (a card written by training has its own, with its figures).
 FRONT_MATTER = "---\nlibrary_name: pytorch\nlicense: mit\ntags: [siamese, one-shot]\npipeline_tag: image-feature-extraction\n---\n"
 

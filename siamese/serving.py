@@ -39,6 +39,7 @@ class LoadedModel:
     source: str  #: a folder path or a Hub repo id
     origin: Origin  #: "env" (SIAMESE_MODEL), "hub" (SIAMESE_HUB_REPO) or "bundled"
     fingerprint: str  #: :func:`checkpoint_fingerprint` of the loaded weights
+    folder: Path  #: the local folder it was read from (for a Hub repo, its snapshot in the cache)
     revision: str | None = None  #: the Hub revision asked for (None for folders)
     commit: str | None = None  #: the Hub commit actually loaded (None for folders)
     warnings: list[str] = field(default_factory=list)  #: why a configured Hub repo was not used
@@ -121,6 +122,7 @@ def _loaded(model: SiameseNet, folder: Path, source: str, origin: Origin, commit
         source=source if is_repo else str(Path(source).resolve()),
         origin=origin,
         fingerprint=checkpoint_fingerprint(model),
+        folder=Path(folder),
         revision=(revision or "main") if is_repo else None,
         commit=commit,
         calibration=read_calibration(folder),

@@ -6,6 +6,10 @@ keyed by the checkpoint's hash, so a query embeds only the drawing and a restart
 The images are also written once as PNG files (``<cache>/gallery-images/``), so a page sends a file it
 already has instead of encoding the same image again for every request.
 
+The prototypes of every character over its 20 drawings (the page's few-shot switch) take minutes to
+compute on a CPU, so a checkpoint may carry them (:func:`write_prototypes`, ``prototypes.safetensors``
+with the weights' fingerprint in its metadata); they are read from there when the fingerprint matches.
+
 "Draw this one" shows each character as another person drew it (:data:`PROMPT_DRAWER`), so copying it
 is a one-shot task: the gallery's own image is not the one copied.
 """
@@ -21,10 +25,10 @@ import threading
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
-from siamese.utils import replacing
+from siamese.utils import progress_bar, replacing
 from siamese.data import ImageSet
 from siamese.data.omniglot import load_omniglot
 from siamese.matching.support_set import SupportSet, prototypes
@@ -53,6 +57,7 @@ class Gallery:
     features: torch.Tensor  # [characters, D]
     files: list[Path]  # each image as a PNG file, written once
     cache_dir: Path
+    precomputed: Path | None = None  # the checkpoint's prototypes file (write_prototypes), if it may have one
 
     def __post_init__(self) -> None:
         self._prompts: list[Path] | None = None
@@ -76,13 +81,16 @@ class Gallery:
     def prototypes(self, model: SiameseNet, fingerprint: str, drawers: Sequence[int] = DRAWERS,
                    stop: threading.Event | None = None) -> torch.Tensor:  # fmt: skip
         """Each character's prototype ``[characters, D]``: the mean embedding of its drawings by ``drawers``
-        (all 20 by default), computed once per checkpoint (a minute on a CPU) and cached beside the gallery's.
+        (all 20 by default): the checkpoint's own when it carries them for these weights, else computed once
+        (minutes on a CPU) and cached beside the gallery's.
         ``stop`` set while they are computed raises :class:`PrototypesStopped` after the drawer at hand."""
         key = f"{fingerprint}-{'-'.join(map(str, drawers))}" if tuple(drawers) != DRAWERS else fingerprint
         with self._prototypes_lock:
             if key not in self._prototypes:
                 path = self.cache_dir / f"prototypes-{key}.safetensors"
                 features = _read_cache(path, len(self.names))
+                if features is None and key == fingerprint and self.precomputed is not None:
+                    features = _read_cache(self.precomputed, len(self.names), fingerprint)
                 if features is None:
                     features = _prototypes(model, self.names, drawers, stop)
                     _write_cache(path, features)
@@ -121,8 +129,9 @@ class Gallery:
         return self._prompts[self.index(name)]
 
 
-def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path) -> Gallery:
-    """The Omniglot gallery with ``model``'s embeddings, computed only when not cached."""
+def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path, precomputed: Path | None = None) -> Gallery:
+    """The Omniglot gallery with ``model``'s embeddings, computed only when not cached; ``precomputed`` is where
+    the checkpoint keeps its prototypes, if anywhere (:func:`write_prototypes`)."""
     cache_dir = Path(cache_dir)
     data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
     alphabets = np.array([display_name(data.group_names[g]) for g in data.groups])
@@ -134,19 +143,32 @@ def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path) -> 
         _write_cache(path, features)
     folder = cache_dir / f"gallery-images/drawer{GALLERY_DRAWER}"
     files = [_image_file(image, folder / f"{i:04d}.png") for i, image in enumerate(data.images)]
-    return Gallery(images=data.images, alphabets=alphabets, names=names, features=features, files=files, cache_dir=cache_dir)
+    return Gallery(images=data.images, alphabets=alphabets, names=names, features=features, files=files, cache_dir=cache_dir,
+                   precomputed=precomputed)  # fmt: skip
+
+
+def write_prototypes(model: SiameseNet, fingerprint: str, path: str | Path, quiet: bool = False) -> torch.Tensor:
+    """Compute every Omniglot character's prototype over its 20 drawings and write them to ``path`` (a
+    checkpoint's ``prototypes.safetensors``), marked with the weights' ``fingerprint`` so that other weights
+    never use them. The order is the gallery's (all alphabets, drawer 1's listing)."""
+    data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
+    names = [_character_name(data, i) for i in range(len(data.images))]
+    features = _prototypes(model, names, DRAWERS, None, quiet=quiet)
+    _write_cache(Path(path), features, fingerprint)
+    return features
 
 
 class PrototypesStopped(Exception):
     """The prototypes were asked to stop before they were complete (nothing is cached)."""
 
 
-def _prototypes(model: SiameseNet, names: list[str], drawers: Sequence[int], stop: threading.Event | None) -> torch.Tensor:
+def _prototypes(model: SiameseNet, names: list[str], drawers: Sequence[int], stop: threading.Event | None,
+                quiet: bool = True) -> torch.Tensor:  # fmt: skip
     """The prototypes of the characters ``names`` over ``drawers``' drawings, one drawer at a time (all 32,460
     drawings at once would hold a few hundred MB of images)."""
     position = {name: i for i, name in enumerate(names)}
     features, class_of = [], []
-    for drawer in drawers:
+    for drawer in progress_bar(drawers, quiet=quiet, desc="prototypes", unit="drawer"):
         if stop is not None and stop.is_set():
             raise PrototypesStopped(f"stopped before drawer {drawer} of {len(drawers)}")
         data = load_omniglot("all", drawers=(drawer,))
@@ -168,15 +190,20 @@ def _image_file(image: Image.Image, path: Path) -> Path:
     return path
 
 
-def _read_cache(path: Path, rows: int) -> torch.Tensor | None:
+def _read_cache(path: Path, rows: int, fingerprint: str | None = None) -> torch.Tensor | None:
+    """The features saved at ``path``; None when absent, unreadable, of another size or (given ``fingerprint``)
+    computed for other weights."""
     try:
-        features = load_file(path)["features"]
+        with safe_open(path, framework="pt") as file:
+            if fingerprint is not None and (file.metadata() or {}).get("fingerprint") != fingerprint:
+                return None
+            features = file.get_tensor("features")
     except (OSError, KeyError, SafetensorError):
         return None  # absent or unreadable: recompute (and overwrite)
     return features if len(features) == rows else None
 
 
-def _write_cache(path: Path, features: torch.Tensor) -> None:
+def _write_cache(path: Path, features: torch.Tensor, fingerprint: str | None = None) -> None:
     """Write to a temporary file, then rename: a crash never leaves a half-written cache."""
     with replacing(path) as temporary:
-        save_file({"features": features.contiguous()}, str(temporary))
+        save_file({"features": features.contiguous()}, str(temporary), metadata={"fingerprint": fingerprint} if fingerprint else None)

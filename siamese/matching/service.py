@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from siamese.hub import CHECKPOINTS_DIR, Calibration
+from siamese.hub import CHECKPOINTS_DIR, PROTOTYPES_FILE, Calibration
 from siamese.serving import LoadedModel, load_bundled, resolve_model
 from siamese.matching.examples import Examples, prepare_examples
 from siamese.matching.gallery import ALL_ALPHABETS, Gallery, PrototypesStopped, load_gallery
@@ -126,7 +126,8 @@ class MatchingService:
         log.info("characters model: %s", characters.describe())
         domains = {name: load_bundled(folder) for name, folder in DOMAIN_CHECKPOINTS.items()
                    if (folder / "model.safetensors").is_file()}  # fmt: skip
-        gallery = load_gallery(characters.model, characters.fingerprint, cache_dir) if with_gallery else None
+        gallery = (load_gallery(characters.model, characters.fingerprint, cache_dir, characters.folder / PROTOTYPES_FILE)
+                   if with_gallery else None)  # fmt: skip
         examples = prepare_examples(cache_dir, {name: DOMAIN_EXAMPLES[name] for name in [CHARACTERS, *domains]})
         return cls(characters, gallery, domains, examples, gallery_error)
 

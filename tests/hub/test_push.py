@@ -185,6 +185,19 @@ def test_upload_creates_the_repo_and_commits_exactly_the_files(hub: FakeHub, tra
     assert [c["summary"] for c in hub.commits] == [commit["summary"], "again"]
 
 
+def test_a_checkpoints_prototypes_go_to_the_hub_and_come_back_with_it(hub: FakeHub, trained: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from siamese.hub import PROTOTYPES_FILE, checkpoint_fingerprint
+
+    save_file({"features": torch.ones(3, 2)}, str(trained / PROTOTYPES_FILE), metadata={"fingerprint": checkpoint_fingerprint(trained)})
+    upload = push.push_to_hub(trained, "tester/with-prototypes", token="hf_writer")
+    assert PROTOTYPES_FILE in upload.files
+    loaded = resolve_model({"SIAMESE_HUB_REPO": "tester/with-prototypes"})
+    assert loaded.origin == "hub" and (loaded.folder / PROTOTYPES_FILE).read_bytes() == (trained / PROTOTYPES_FILE).read_bytes()
+
+
 def test_upload_to_a_branch(hub: FakeHub, trained: Path) -> None:
     upload = push.push_to_hub(trained, "tester/pushed", revision="v2", token="hf_writer")
 

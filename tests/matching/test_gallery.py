@@ -7,9 +7,15 @@ import threading
 import pytest
 import torch
 
+from safetensors import safe_open
+from safetensors.torch import save_file
+
 import siamese
 from siamese.data.omniglot import load_omniglot
-from siamese.matching.gallery import ALL_ALPHABETS, PrototypesStopped, load_gallery
+from siamese.hub import DEFAULT_CHECKPOINT, PROTOTYPES_FILE, checkpoint_fingerprint
+from siamese.matching import gallery as gallery_module
+from siamese.matching.gallery import ALL_ALPHABETS, DRAWERS, PrototypesStopped, load_gallery
+from siamese.matching.support_set import prototypes as mean_prototypes
 
 
 def test_the_gallery_holds_every_character_once_and_caches_its_embeddings(tmp_path, monkeypatch):
@@ -67,6 +73,38 @@ def test_a_prototype_is_the_mean_embedding_of_its_drawings_and_is_cached(tmp_pat
     assert torch.equal(again.prototypes(model, "fp", drawers), prototypes)
 
 
+def test_a_checkpoint_s_own_prototypes_are_read_for_its_weights_only(tmp_path, monkeypatch):
+    model = siamese.load_model()
+    gallery = load_gallery(model, "fp", tmp_path / "cache", precomputed=tmp_path / PROTOTYPES_FILE)
+    shipped = torch.nn.functional.normalize(torch.randn(len(gallery.names), gallery.features.shape[1]), dim=1)
+    save_file({"features": shipped}, str(tmp_path / PROTOTYPES_FILE), metadata={"fingerprint": "fp"})
+    computed = []
+    monkeypatch.setattr(gallery_module, "_prototypes", lambda model, names, drawers, stop: computed.append(drawers) or -shipped)
+    assert torch.equal(gallery.prototypes(model, "fp"), shipped) and computed == []
+    assert torch.equal(gallery.prototypes(model, "other weights"), -shipped) and computed == [DRAWERS]  # not theirs: computed
+    assert torch.equal(gallery.prototypes(model, "fp", (1, 2)), -shipped)  # other drawers: computed too
+
+
+def test_the_default_checkpoint_carries_the_prototypes_of_its_own_weights():
+    # Stale prototypes would rank few-shot matches with another model's embeddings: recompute a few characters.
+    path = DEFAULT_CHECKPOINT / PROTOTYPES_FILE
+    with safe_open(path, framework="pt") as file:
+        assert file.metadata()["fingerprint"] == checkpoint_fingerprint(DEFAULT_CHECKPOINT)
+        shipped = file.get_tensor("features")
+    model = siamese.load_model()
+    characters = ["Tengwar/character07", "Korean/character02", "Latin/character26", "Mongolian/character30"]
+    rows, features, class_of = [], [], []
+    for drawer in DRAWERS:
+        data = load_omniglot("all", drawers=(drawer,))
+        listing = [data.class_names[c] for c in data.labels]  # drawer 1's order is the gallery's
+        rows = rows or [listing.index(c) for c in characters]
+        features.append(model.embed([data.images[listing.index(c)] for c in characters]))
+        class_of += range(len(characters))
+    assert shipped.shape[0] == 1623
+    expected = mean_prototypes(torch.cat(features), torch.tensor(class_of), len(characters))
+    assert torch.allclose(shipped[rows], expected, atol=1e-4)
+
+
 def test_prototypes_asked_to_stop_raise_and_cache_nothing(tmp_path):
     model = siamese.load_model()
     gallery = load_gallery(model, "fp", tmp_path)
@@ -77,11 +115,15 @@ def test_prototypes_asked_to_stop_raise_and_cache_nothing(tmp_path):
     assert not list(tmp_path.glob("prototypes-*"))
 
 
+COMPUTED = DEFAULT_CHECKPOINT.parent / "compact-omniglot"
+
+
 @pytest.mark.slow
 def test_a_process_exiting_while_the_prototypes_are_computed_exits_cleanly(tmp_path):
     # A daemon thread inside PyTorch at exit used to abort the process ("terminate called without an active exception").
     script = f"""
-import time
+import os, time
+os.environ["SIAMESE_MODEL"] = {str(COMPUTED)!r}  # a checkpoint without prototypes of its own: they are computed
 from siamese.matching.service import MatchingService
 service = MatchingService.start(cache_dir={str(tmp_path)!r})
 thread = service.prepare_few_shot()
