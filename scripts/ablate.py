@@ -5,6 +5,7 @@
     python scripts/ablate.py report --ensembles base-56+ema,base-56+ema+way-60    # ... and ensembles of finished rows
     python scripts/ablate.py list                                                # the rows and their commands
 
+Ctrl-C or `kill PID` stops every row (each keeps its checkpoint of the last 250 steps).
 Runs live in runs/ablate/NAME (train.log, metrics.jsonl, state.pt); the report writes
 docs/ablations.md and docs/ablations.json.
 """
@@ -47,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:12s} {ROWS[name][1]}\n             {command_line(row_config(name, args.minutes, args.root))}")
         return 0
     if args.action == "run":
-        run_rows(names, args.minutes, args.root, args.jobs)
+        try:
+            run_rows(names, args.minutes, args.root, args.jobs)
+        except KeyboardInterrupt:
+            print("\ninterrupted; run the same command again to resume the rows from their last checkpoints", file=sys.stderr)
+            return 130
         return 0
     try:
         judged = report(args.root, names, ensembles)

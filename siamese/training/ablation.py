@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
+import signal
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -49,6 +50,9 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "way-60": ({"episode_way": 60, "partial_episodes": True}, "whole alphabets as episodes (14-55 classes)"),
     "ema": ({"ema": 0.999}, "an exponential moving average of the weights (decay 0.999)"),
     "rotations": ({"rotated_classes": True}, "each character turned by 90/180/270 degrees as three more classes"),
+    "rotations-ema": ({"rotated_classes": True, "ema": 0.999, "seed": 1}, "rotations with the moving average, seed 1 (an ensemble member, trained longer)"),
+    "rotations-way-60": ({"rotated_classes": True, "episode_way": 60, "partial_episodes": True, "seed": 2},
+                         "rotations with whole alphabets as episodes, seed 2 (an ensemble member, trained longer)"),
     "distilled": ({"teacher": "{root}/ensembles/base-56+ema+wide-128"},
                   "the default network taught the similarities of the ensemble base-56+ema+wide-128 (judge that first)"),
     "cosface": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0},
@@ -81,9 +85,15 @@ def run_rows(names: list[str], minutes: float, root: Path, jobs: int = 2) -> Non
     configs = [row_config(name, minutes, root) for name in todo]
     if not configs:
         return
-    with multiprocessing.get_context("spawn").Pool(min(jobs, len(configs))) as pool:
-        for name, status in zip(todo, pool.imap(_train_quietly, configs)):
-            print(f"{name}: {status}", flush=True)
+    # `kill PID` stops the rows as Ctrl-C does (leaving the pool terminates its workers; each row resumes from its
+    # last checkpoint): a job started in the background from a script ignores SIGINT.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with multiprocessing.get_context("spawn").Pool(min(jobs, len(configs))) as pool:
+            for name, status in zip(todo, pool.imap(_train_quietly, configs)):
+                print(f"{name}: {status}", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _train_quietly(config: TrainConfig) -> str:

@@ -157,9 +157,10 @@ def _speed(folder: Path, repeats: int = 20) -> list[str]:
     return ["", f"CPU embedding time ({hardware()}): " + ", ".join(cells) + " (preprocessed input; `scripts/benchmark_cpu.py` measures more)."]
 
 
-def _data_lines(splits: dict[str, str], train_on_validation: bool) -> list[str]:
+def _data_lines(splits: dict[str, str], train_on_validation: bool, role: str) -> list[str]:
+    """The card's data lines; ``role`` says what validation was used for (early stopping, choosing members)."""
     if not train_on_validation:
-        return [f"- Train: {splits['train']}", f"- Validation (early stopping): {splits['validation']}"]
+        return [f"- Train: {splits['train']}", f"- Validation ({role}): {splits['validation']}"]
     return [f"- Train: {splits['train']}, and drawers 1-12 of the 10 validation alphabets (`--train-on-validation`)",
             f"- Validation: {splits['validation-held-out']}: characters seen in training, so its accuracy is not one-shot; "
             "the calibration and the \"no confident match\" threshold are fitted on these drawings"]  # fmt: skip
@@ -200,7 +201,8 @@ def write_model_card(
         f"(best during training {100 * summary['best_val_accuracy']:.1f}%, step {summary['best_step']})",
     ]
     measured = "by `scripts/train.py` at the end of training, on this (the kept) checkpoint"
-    return _write_card(folder, train_config, "scripts/train.py", training, evaluation, measured)
+    role = "watched, not used to stop: the final weights are kept" if summary.get("keep") == "final" else "early stopping"
+    return _write_card(folder, train_config, "scripts/train.py", training, evaluation, measured, role)
 
 
 def write_ensemble_card(folder: Path, train_config: dict[str, Any], members: list[dict[str, Any]], validation: dict[str, Any],
@@ -226,12 +228,14 @@ def write_ensemble_card(folder: Path, train_config: dict[str, Any], members: lis
         f"- {validation['way']}-way one-shot accuracy on the validation classes ({validation['n_trials']:,} trials, seed "
         f"{validation['seed']}): **{100 * validation['accuracy']:.2f}%** ± {100 * validation['standard_error']:.2f}",
     ]
-    return _write_card(folder, train_config, "scripts/ensemble.py", section, evaluation, "by `scripts/ensemble.py` on this checkpoint")
+    return _write_card(folder, train_config, "scripts/ensemble.py", section, evaluation, "by `scripts/ensemble.py` on this checkpoint",
+                       "choosing the members and their recipes")  # fmt: skip
 
 
 def _write_card(folder: Path, train_config: dict[str, Any], generated_by: str, body: list[str], evaluation: dict[str, Any] | None,
-                measured: str) -> Path:  # fmt: skip
-    """The card around ``body`` (how the model came to be): front matter, headline, data, evaluation, model, curves."""
+                measured: str, validation_role: str) -> Path:  # fmt: skip
+    """The card around ``body`` (how the model came to be): front matter, headline, data, evaluation, model, curves;
+    ``validation_role`` says what the validation classes were used for."""
     from siamese.data.splits import SPLITS, protocol
 
     model_config = json.loads((folder / "config.json").read_text())
@@ -248,7 +252,7 @@ def _write_card(folder: Path, train_config: dict[str, Any], generated_by: str, b
         "",
         "## Data",
         f"- `--data {data}`, seed {train_config['seed']}",
-        *_data_lines(splits, train_config.get("train_on_validation", False)),
+        *_data_lines(splits, train_config.get("train_on_validation", False), validation_role),
         f"- Test: {splits['test']}",
         "",
         *body,

@@ -88,3 +88,41 @@ def test_an_ensemble_of_rows_is_judged_as_a_row_and_kept_as_a_checkpoint(tmp_pat
     ensemble = load_model(tmp_path / "ensembles" / "a+b")
     assert isinstance(ensemble, EnsembleNet) and len(ensemble.members) == 2
     assert "| a+b | ensemble" in markdown_table([a, b, both])
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: this suite runs on Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_kill_stops_the_rows_training_in_the_background(tmp_path: Path) -> None:
+    # A background job ignores SIGINT; `kill PID` must still stop the workers, not leave them training unowned.
+    import os
+    import signal
+    import time
+
+    command = [sys.executable, str(ROOT / "scripts" / "ablate.py"), "run", "--rows", "base-56", "--minutes", "30", "--jobs", "1",
+               "--root", str(tmp_path)]  # fmt: skip
+    parent = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as `&` in a script
+    log = tmp_path / "base-56" / "train.log"
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and "scripts/train.py" in log.read_text()):
+        assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()[1][-2000:]
+        time.sleep(0.5)
+    workers = [pid for pid in _children(parent.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert workers
+    parent.send_signal(signal.SIGTERM)
+    _, stderr = parent.communicate(timeout=120)
+    assert parent.returncode == 130 and "run the same command again" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    time.sleep(1)
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")], "a worker outlived ablate.py"

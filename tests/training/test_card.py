@@ -26,10 +26,10 @@ def _evaluation(data: str) -> dict:
                             for m, r in items]}  # fmt: skip
 
 
-def _card(tmp_path: Path, data: str, **settings: object) -> str:
+def _card(tmp_path: Path, data: str, keep: str = "best", **settings: object) -> str:
     siamese.build_model("compact", input_size=28).save_pretrained(tmp_path)
     config = {"data": data, "seed": 0, "loss": "cosface", "optimizer": "adamw", "lr": 0.001, **settings}
-    summary = {"steps": 10, "best_step": 10, "minutes": 1.0, "best_val_accuracy": 0.5}
+    summary = {"steps": 10, "best_step": 10, "minutes": 1.0, "best_val_accuracy": 0.5, "final_val_accuracy": 0.45, "keep": keep}
     return write_model_card(tmp_path, config, summary, None, _evaluation(data)).read_text()
 
 
@@ -45,6 +45,9 @@ def test_omniglot_card_leads_with_fresh_trials_and_their_standard_error(tmp_path
 def test_a_card_says_when_the_validation_alphabets_were_trained_on(tmp_path: Path) -> None:
     standard = _card(tmp_path, "omniglot")
     assert "- Validation (early stopping): the 10 evaluation alphabets that Lake's runs do not use" in standard
+    kept_final = _card(tmp_path, "omniglot", keep="final")  # a fixed schedule: validation stopped nothing
+    assert "- Validation (watched, not used to stop: the final weights are kept): the 10 evaluation" in kept_final
+    assert "at the end: **45.0%** (best during training 50.0%, step 10)" in kept_final
     card = _card(tmp_path, "omniglot", train_on_validation=True)
     data = card[card.index("## Data") : card.index("## Training")]
     assert "drawers 1-12 of the 10 validation alphabets (`--train-on-validation`)" in data
