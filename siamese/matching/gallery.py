@@ -133,9 +133,8 @@ def load_gallery(model: SiameseNet, fingerprint: str, cache_dir: str | Path, pre
     """The Omniglot gallery with ``model``'s embeddings, computed only when not cached; ``precomputed`` is where
     the checkpoint keeps its prototypes, if anywhere (:func:`write_prototypes`)."""
     cache_dir = Path(cache_dir)
-    data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
+    data, names = _listing()
     alphabets = np.array([display_name(data.group_names[g]) for g in data.groups])
-    names = [_character_name(data, i) for i in range(len(data.images))]
     path = cache_dir / f"gallery-{fingerprint}.safetensors"
     features = _read_cache(path, len(names))
     if features is None:
@@ -151,9 +150,7 @@ def write_prototypes(model: SiameseNet, fingerprint: str, path: str | Path, quie
     """Compute every Omniglot character's prototype over its 20 drawings and write them to ``path`` (a
     checkpoint's ``prototypes.safetensors``), marked with the weights' ``fingerprint`` so that other weights
     never use them. The order is the gallery's (all alphabets, drawer 1's listing)."""
-    data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
-    names = [_character_name(data, i) for i in range(len(data.images))]
-    features = _prototypes(model, names, DRAWERS, None, quiet=quiet)
+    features = _prototypes(model, _listing()[1], DRAWERS, None, quiet=quiet)
     _write_cache(Path(path), features, fingerprint)
     return features
 
@@ -175,6 +172,12 @@ def _prototypes(model: SiameseNet, names: list[str], drawers: Sequence[int], sto
         features.append(model.embed(data.images).cpu())
         class_of += [position[_character_name(data, i)] for i in range(len(data.images))]
     return prototypes(torch.cat(features), torch.tensor(class_of), len(names))
+
+
+def _listing() -> tuple[ImageSet, list[str]]:
+    """The gallery's drawings (drawer 1's, all alphabets) and their characters' names, in the gallery's order."""
+    data = load_omniglot("all", drawers=(GALLERY_DRAWER,))
+    return data, [_character_name(data, i) for i in range(len(data.images))]
 
 
 def _character_name(data: ImageSet, i: int) -> str:

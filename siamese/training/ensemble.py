@@ -4,7 +4,7 @@ like a trained model (``scripts/ensemble.py`` is the command)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,7 +51,7 @@ def join_models(sources: list[str], out: Path, evaluate: bool = False, say: Call
     """Join the checkpoints ``sources`` (folders or Hub ids) into one ensemble checkpoint in ``out``; with ``evaluate``,
     measure it on validation and through the final evaluation of its members' data set, fit its calibration, and write
     its card. Returns what ``members.json`` records."""
-    from siamese.data.splits import load_train_val
+    from siamese.data.splits import load_train_val, protocol
     from siamese.evaluation import evaluate_oneshot
 
     ensemble = EnsembleNet.from_models([load_model(source) for source in sources])
@@ -63,7 +63,12 @@ def join_models(sources: list[str], out: Path, evaluate: bool = False, say: Call
         configs = [m["config"] for m in members if "config" in m]
         if len({(c["data"], c["train_on_validation"]) for c in configs}) > 1:
             raise ValueError("The members were trained on different data; an ensemble's card needs one data set.")
-        config = TrainConfig(**configs[0]) if configs else TrainConfig()
+        seeds = sorted({c["seed"] for c in configs})
+        if len(seeds) > 1 and protocol(configs[0]["data"]) == "folder":
+            raise ValueError(f"The members were trained on different class splits of the folder (seeds {seeds}); an ensemble needs one.")
+        # The members' seed when they share one, else the evaluations' default (Omniglot's split does not depend on it),
+        # so that the ensemble's figures come from the same trials as a single model's.
+        config = replace(TrainConfig(**configs[0]), seed=seeds[0] if len(seeds) == 1 else 0) if configs else TrainConfig()
         validation_set = load_train_val(config.data, config.seed, config.train_on_validation)[1]
         way = Validation(validation_set, VALIDATION_TRIALS_PER_GROUP, config.seed).n_way  # the way training validates with
         validation = evaluate_oneshot(ensemble, validation_set, way, trials_per_group=VALIDATION_TRIALS_PER_GROUP, seed=config.seed + 1)

@@ -38,6 +38,8 @@ def test_an_evaluated_ensemble_gets_the_card_of_a_trained_model_with_its_members
         assert f"| `{member}` | 6 |" in card and f"`{train_command(config)}`" in card
     evaluation = json.loads((tmp_path / "both" / EVALUATION_FILE).read_text())
     assert evaluation["data"] == "mnist" and len(evaluation["evaluations"]) == 2
+    # Members of seeds 0 and 1: the figures come from the evaluations' default trials, as a single model's do.
+    assert evaluation["seed"] == 0 and all("--seed" not in item["argv"] for item in evaluation["evaluations"])
     for item in evaluation["evaluations"]:
         assert f"`{item['command']}`" in card
     recorded = json.loads((tmp_path / "both" / "members.json").read_text())
