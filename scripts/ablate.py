@@ -3,6 +3,7 @@
     python scripts/ablate.py run --rows base-56,way-60 --minutes 45 --jobs 2     # train (resumes; finished rows are kept)
     python scripts/ablate.py report                                              # judge every trained row, write the tables
     python scripts/ablate.py report --ensembles base-56+ema,base-56+ema+way-60    # ... and ensembles of finished rows
+    python scripts/ablate.py report --root runs/long --versus runs/ablate/ensembles/a+b  # ... first, a row of another root
     python scripts/ablate.py list                                                # the rows and their commands
 
 Ctrl-C or `kill PID` stops every row (each keeps its checkpoint of the last 250 steps).
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=("run", "report", "list"))
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names (default: all)")
     parser.add_argument("--ensembles", default="", help="report: comma-separated ensembles of rows joined by +, e.g. base-56+ema")
+    parser.add_argument("--versus", type=Path, help="report: a row or ensemble folder of another root, judged first as the reference")
     parser.add_argument("--minutes", type=float, default=45.0, help="CPU-minutes of training per row (default: 45)")
     parser.add_argument("--jobs", type=int, default=2, help="rows trained at once, one thread each (default: 2)")
     parser.add_argument("--root", type=Path, default=Path("runs/ablate"), help="where the runs live (default: runs/ablate)")
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         return 0
     try:
-        judged = report(args.root, names, ensembles)
+        judged = report(args.root, names, ensembles, args.versus)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

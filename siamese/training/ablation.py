@@ -59,6 +59,7 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
                 "cosface over every class (and rotations), class vectors at 10x the rate"),
 }
 VALIDATION_TRIALS_PER_ALPHABET = 500
+ENSEMBLE_QUESTION = "ensemble: the mean of the members' cosines"
 VALIDATION_SEED = 1  # the seed scripts/train.py validates with (its --seed + 1)
 
 
@@ -188,9 +189,11 @@ def final_model(state: dict[str, Any], config: TrainConfig) -> torch.nn.Module:
     return model.eval()
 
 
-def report(root: Path, names: list[str], ensembles: list[list[str]] = ()) -> list[dict[str, Any]]:
-    """Judge every row that has trained (finished or not), in the order of ``names``, then each ensemble of rows."""
-    judged = []
+def report(root: Path, names: list[str], ensembles: list[list[str]] = (), versus: Path | None = None) -> list[dict[str, Any]]:
+    """Judge every row that has trained (finished or not), in the order of ``names``, then each ensemble of rows.
+    ``versus``, a row or ensemble folder judged under another root, comes first: the reference of the paired
+    differences (e.g. a schedule three times as long against the shipped one)."""
+    judged = [judged_folder(versus)] if versus is not None else []
     for name in names:
         if (root / name / "state.pt").exists():
             print(f"judging {name} ...", file=sys.stderr, flush=True)
@@ -202,6 +205,18 @@ def report(root: Path, names: list[str], ensembles: list[list[str]] = ()) -> lis
         print(f"judging the ensemble {'+'.join(members)} ...", file=sys.stderr, flush=True)
         judged.append(judge_ensemble(root, members))
     return judged
+
+
+def judged_folder(folder: Path) -> dict[str, Any]:
+    """A row's or an ensemble's judgement from its folder, named by its path: a row is judged (or read back when it has
+    not trained since), an ensemble read from the ``ablation.json`` its report kept."""
+    if (folder / "state.pt").exists():
+        judged, question = judge_row(folder), ROWS[folder.name][1] if folder.name in ROWS else "a row"
+    elif (folder / "ablation.json").exists():
+        judged, question = json.loads((folder / "ablation.json").read_text()), ENSEMBLE_QUESTION
+    else:
+        raise ValueError(f"{folder} is neither a trained row nor a judged ensemble (it has no state.pt or ablation.json).")
+    return {**judged, "name": str(folder), "question": f"{question} (the reference, from another root)"}
 
 
 def paired_difference(row: dict[str, Any], reference: dict[str, Any], draws: int = 4000, seed: int = 0) -> tuple[float, list[float]]:
@@ -230,7 +245,7 @@ def markdown_table(judged: list[dict[str, Any]], steps: tuple[int, ...] = (1000,
             difference, (lo, hi) = paired_difference(row, reference)
             versus = f"{100 * difference:+.2f} ({100 * lo:+.1f} to {100 * hi:+.1f}){'' if lo <= 0 <= hi else ' **clear**'}"
         at = [f"{100 * row['curve'][str(s)]:.1f}%" if str(s) in row["curve"] else ("—" if s > row["step"] else "") for s in steps]
-        question = ROWS[row["name"]][1] if row["name"] in ROWS else "ensemble: the mean of the members' cosines"
+        question = row.get("question") or (ROWS[row["name"]][1] if row["name"] in ROWS else ENSEMBLE_QUESTION)
         lines.append(f"| {row['name']} | {question} | {row['step']:,} | {row['cpu_minutes']:.1f} | "
                      f"**{100 * row['val_accuracy']:.2f}%** ± {100 * row['standard_error']:.2f} | {100 * low:.1f}-{100 * high:.1f}% | {versus} | "
                      + " | ".join(at) + f" | {row['ms_per_image']['batch1']:.2f} / {row['ms_per_image']['batch64']:.3f} | "

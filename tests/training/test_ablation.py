@@ -88,6 +88,17 @@ def test_an_ensemble_of_rows_is_judged_as_a_row_and_kept_as_a_checkpoint(tmp_pat
     ensemble = load_model(tmp_path / "ensembles" / "a+b")
     assert isinstance(ensemble, EnsembleNet) and len(ensemble.members) == 2
     assert "| a+b | ensemble" in markdown_table([a, b, both])
+    # a longer run of the same rows under another root is judged paired against these
+    train(TrainConfig(model_args=small, loss="prototypical", steps=3, eval_every=3, log_every=1,
+                      val_trials_per_alphabet=2, out_dir=str(tmp_path / "long" / "a"), final_eval=False))  # fmt: skip
+    reference, longer = report(tmp_path / "long", ["a"], versus=tmp_path / "ensembles" / "a+b")
+    assert reference["name"] == str(tmp_path / "ensembles" / "a+b") and reference["val_accuracy"] == both["val_accuracy"]
+    assert longer["name"] == "a" and longer["step"] == 3
+    table = markdown_table([reference, longer])
+    assert f"| {tmp_path / 'ensembles' / 'a+b'} | ensemble: the mean of the members' cosines (the reference, from another root) |" in table
+    assert report(tmp_path / "long", [], versus=tmp_path / "b")[0]["step"] == 2  # a row folder is judged as a row
+    with pytest.raises(ValueError, match="neither a trained row nor a judged ensemble"):
+        report(tmp_path / "long", ["a"], versus=tmp_path / "ensembles")
 
 
 def _children(pid: int) -> list[int]:
