@@ -38,6 +38,7 @@ class ResNet12Net(CompactNet, tags=["siamese", "one-shot", "omniglot", "resnet12
     architecture = "resnet12"
     stage = _ResidualStage
 
+    # CompactNet's arguments again, for ResNet-12's own default widths: config.json records the signature's defaults
     def __init__(
         self,
         input_size: int = 56,
