@@ -58,24 +58,26 @@ class ImageSet:
                         self.group_names + other.group_names, np.concatenate([self.drawers, other.drawers]), name,
                         self.class_ids + other.class_ids if self.class_ids and other.class_ids else [])  # fmt: skip
 
-    def with_rotated_classes(self, turns: tuple[int, ...] = (1, 2, 3)) -> "ImageSet":
-        """This set plus each class turned by ``90° x turn`` as a new class, in a new group.
+    def with_transformed_classes(self, turns: tuple[int, ...] = (1, 2, 3), mirrored: bool = False) -> "ImageSet":
+        """This set plus each class turned by ``90° x turn`` as a new class, in a new group; with ``mirrored``, also
+        each class mirrored left to right, and each mirrored class turned (all eight symmetries of the square).
 
-        A rotated character is a different character, so this multiplies the classes to learn
-        from (Vinyals et al., 2016) without touching the evaluation classes.
+        A rotated or mirrored character is a different character, so this multiplies the classes to learn
+        from (Vinyals et al., 2016, for rotations) without touching the evaluation classes.
         """
-        rotations = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+        variants = [(False, turn) for turn in turns] + ([(True, turn) for turn in (0, *turns)] if mirrored else [])
         images, labels, groups, drawers = list(self.images), [self.labels], [self.groups], [self.drawers]
         class_names, group_names = list(self.class_names), list(self.group_names)
-        for turn in turns:
-            images += [image.transpose(rotations[turn]) for image in self.images]
+        for mirror, turn in variants:
+            images += [_transformed(image, mirror, turn) for image in self.images]
             labels.append(self.labels + len(class_names))
             groups.append(self.groups + len(group_names))
             drawers.append(self.drawers)
-            class_names += [f"{name} (rotated {90 * turn})" for name in self.class_names]
-            group_names += [f"{name} (rotated {90 * turn})" for name in self.group_names]
+            how = ", ".join(part for part in ("mirrored" if mirror else "", f"rotated {90 * turn}" if turn else "") if part)
+            class_names += [f"{name} ({how})" for name in self.class_names]
+            group_names += [f"{name} ({how})" for name in self.group_names]
         return ImageSet(images, np.concatenate(labels), class_names, np.concatenate(groups), group_names,
-                        np.concatenate(drawers), self.name, self.class_ids * (len(turns) + 1) if self.class_ids else [])  # fmt: skip
+                        np.concatenate(drawers), self.name, self.class_ids * (len(variants) + 1) if self.class_ids else [])  # fmt: skip
 
     def subset(self, mask: np.ndarray, name: str | None = None) -> "ImageSet":
         """The images where ``mask`` is true, with classes and groups renumbered densely."""
@@ -126,3 +128,10 @@ def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: s
     for i, image in enumerate(progress_bar(images, desc=desc, leave=False)):
         out[i] = (preprocess(image, config) * 255.0).round().to(torch.uint8)
     return out
+
+
+def _transformed(image: Image.Image, mirror: bool, turn: int) -> Image.Image:
+    """``image`` mirrored left to right (when ``mirror``), then turned counter-clockwise by ``90° x turn``."""
+    image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image
+    turns = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+    return image.transpose(turns[turn]) if turn else image

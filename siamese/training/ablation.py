@@ -53,6 +53,8 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "rotations-ema": ({"rotated_classes": True, "ema": 0.999, "seed": 1}, "rotations with the moving average, seed 1 (an ensemble member, trained longer)"),
     "rotations-way-60": ({"rotated_classes": True, "episode_way": 60, "partial_episodes": True, "seed": 2},
                          "rotations with whole alphabets as episodes, seed 2 (an ensemble member, trained longer)"),
+    "dihedral": ({"rotated_classes": True, "mirrored_classes": True}, "each character turned and mirrored: the eight symmetries of the square as classes"),
+    "dihedral-ema": ({"rotated_classes": True, "mirrored_classes": True, "ema": 0.999, "seed": 1}, "dihedral with the moving average, seed 1"),
     "distilled": ({"teacher": "{root}/ensembles/base-56+ema+wide-128"},
                   "the default network taught the similarities of the ensemble base-56+ema+wide-128 (judge that first)"),
     "cosface": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0},

@@ -97,6 +97,7 @@ class TrainConfig:
     stroke_jitter: bool = False  # with augment: thicken or thin strokes at random
     elastic: bool = False  # with augment: elastic distortion (Simard et al. 2003)
     rotated_classes: bool = False  # add each training class turned by 90/180/270 degrees as a new class
+    mirrored_classes: bool = False  # add each training class mirrored as a new class (with rotated_classes: each turn mirrored too)
     eval_every: int = 250
     val_trials_per_alphabet: int = 20  # 20-way within-alphabet trials per validation alphabet
     checkpoint_every: int = 250
@@ -142,8 +143,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     model = build_model(config.architecture, **config.model_args)
     teacher = _teacher(config.teacher, model, device)  # checked before the data loads
     train_set, val_set = load_train_val(config.data, config.seed, config.train_on_validation)
-    if config.rotated_classes:
-        train_set = train_set.with_rotated_classes()
+    if config.rotated_classes or config.mirrored_classes:
+        train_set = train_set.with_transformed_classes((1, 2, 3) if config.rotated_classes else (), config.mirrored_classes)
     train_images = preprocess_dataset(train_set.images, model.preprocess_config, desc="train images", cache_dir=data_dir() / "cache")
     if config.loss == "prototypical":
         sampler = EpisodeSampler(train_set, config.episode_way, config.episode_shot, config.episode_query, config.seed,
@@ -401,7 +402,7 @@ class Validation:
 #: Settings that define what a run learns; resuming with other values would mix two runs.
 _RUN_IDENTITY = ("data", "train_on_validation", "architecture", "model_args", "ema", "teacher", "distill_weight", "distill_temperature", "loss", "margin", "cosface_margin", "cosface_scale", "per_class", "classifier_lr_scale", "optimizer",
                  "batch_size", "episode_way", "episode_shot", "episode_query", "partial_episodes", "within_alphabet", "augment", "stroke_jitter",
-                 "elastic", "rotated_classes", "seed")  # fmt: skip
+                 "elastic", "rotated_classes", "mirrored_classes", "seed")  # fmt: skip
 
 
 def _check_same_run(saved: dict[str, Any], current: dict[str, Any], out: Path) -> None:
