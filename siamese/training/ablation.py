@@ -59,6 +59,10 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
                   "the default network taught the similarities of the ensemble base-56+ema+wide-128 (judge that first)"),
     "cosface": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0},
                 "cosface over every class (and rotations), class vectors at 10x the rate"),
+    "cosface-ema": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "ema": 0.999, "seed": 1},
+                    "cosface with the moving average, seed 1 (an ensemble member, trained longer)"),
+    "cosface-2": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "seed": 2},
+                  "cosface again, seed 2 (an ensemble member, trained longer)"),
 }
 VALIDATION_TRIALS_PER_ALPHABET = 500
 ENSEMBLE_QUESTION = "ensemble: the mean of the members' cosines"
