@@ -133,5 +133,7 @@ def _preprocess_all(images: list[Image.Image], config: PreprocessConfig, desc: s
 def _transformed(image: Image.Image, mirror: bool, turn: int) -> Image.Image:
     """``image`` mirrored left to right (when ``mirror``), then turned counter-clockwise by ``90° x turn``."""
     image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirror else image
-    turns = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
-    return image.transpose(turns[turn]) if turn else image
+    return image.transpose(_TURNS[turn]) if turn else image
+
+
+_TURNS = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
