@@ -63,6 +63,8 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
                     "cosface with the moving average, seed 1 (an ensemble member, trained longer)"),
     "cosface-2": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "seed": 2},
                   "cosface again, seed 2 (an ensemble member, trained longer)"),
+    "cosface-resnet12": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "architecture": "resnet12"},
+                         "cosface (and rotations) on the narrow ResNet-12: the single changes beyond noise, combined"),
 }
 VALIDATION_TRIALS_PER_ALPHABET = 500
 ENSEMBLE_QUESTION = "ensemble: the mean of the members' cosines"
