@@ -65,6 +65,8 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
                   "cosface again, seed 2 (an ensemble member, trained longer)"),
     "cosface-resnet12": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "architecture": "resnet12"},
                          "cosface (and rotations) on the narrow ResNet-12: the single changes beyond noise, combined"),
+    "cosface-resnet12-ema": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "architecture": "resnet12",
+                              "ema": 0.999, "seed": 1}, "cosface-resnet12 with the moving average, seed 1 (an ensemble member)"),
 }
 VALIDATION_TRIALS_PER_ALPHABET = 500
 ENSEMBLE_QUESTION = "ensemble: the mean of the members' cosines"
