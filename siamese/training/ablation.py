@@ -34,6 +34,9 @@ from siamese.training.state import load_state, read_metrics, save_model_atomical
 COMMON = dict(loss="prototypical", steps=1_000_000, budget_clock="cpu", eval_every=500, checkpoint_every=250,
               val_trials_per_alphabet=100, final_eval=False, seed=0)  # fmt: skip
 
+#: The cosface recipe of the cosface rows: every class and its rotations, class vectors at 10x the rate.
+COSFACE: dict[str, Any] = {"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0}
+
 #: name -> (the fields that differ from the default recipe, the question the row answers)
 ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "base-56": ({}, "the default recipe on the fast path"),
@@ -57,16 +60,15 @@ ROWS: dict[str, tuple[dict[str, Any], str]] = {
     "dihedral-ema": ({"rotated_classes": True, "mirrored_classes": True, "ema": 0.999, "seed": 1}, "dihedral with the moving average, seed 1"),
     "distilled": ({"teacher": "{root}/ensembles/base-56+ema+wide-128"},
                   "the default network taught the similarities of the ensemble base-56+ema+wide-128 (judge that first)"),
-    "cosface": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0},
-                "cosface over every class (and rotations), class vectors at 10x the rate"),
-    "cosface-ema": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "ema": 0.999, "seed": 1},
+    "cosface": (COSFACE, "cosface over every class (and rotations), class vectors at 10x the rate"),
+    "cosface-ema": ({**COSFACE, "ema": 0.999, "seed": 1},
                     "cosface with the moving average, seed 1 (an ensemble member, trained longer)"),
-    "cosface-2": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "seed": 2},
+    "cosface-2": ({**COSFACE, "seed": 2},
                   "cosface again, seed 2 (an ensemble member, trained longer)"),
-    "cosface-resnet12": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "architecture": "resnet12"},
+    "cosface-resnet12": ({**COSFACE, "architecture": "resnet12"},
                          "cosface (and rotations) on the narrow ResNet-12: the single changes beyond noise, combined"),
-    "cosface-resnet12-ema": ({"loss": "cosface", "rotated_classes": True, "classifier_lr_scale": 10.0, "architecture": "resnet12",
-                              "ema": 0.999, "seed": 1}, "cosface-resnet12 with the moving average, seed 1 (an ensemble member)"),
+    "cosface-resnet12-ema": ({**COSFACE, "architecture": "resnet12", "ema": 0.999, "seed": 1},
+                             "cosface-resnet12 with the moving average, seed 1 (an ensemble member)"),
 }
 VALIDATION_TRIALS_PER_ALPHABET = 500
 ENSEMBLE_QUESTION = "ensemble: the mean of the members' cosines"
