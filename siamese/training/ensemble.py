@@ -23,27 +23,26 @@ VALIDATION_TRIALS_PER_GROUP = 200
 
 def member_record(source: str) -> dict[str, Any]:
     """What a card says about one member: its source, and when it is a run's ``best/`` or ``final/`` folder (or a row of
-    ``scripts/ablate.py``), the command that trained it, its steps and minutes."""
+    ``scripts/ablate.py``), the command that trained it, its steps and minutes; ``config`` and ``metrics`` (its run's
+    log) are for the ensemble's own use, not its record."""
     run = Path(source).parent
     record: dict[str, Any] = {"source": source}
     if not (run / "train_config.json").is_file():
         return record
     config = TrainConfig(**{**asdict(TrainConfig()), **json.loads((run / "train_config.json").read_text())})
-    logged = [row for row in read_metrics(run) if "seconds" in row]
-    record["command"] = train_command(config)
-    record["config"] = asdict(config)
+    record.update(command=train_command(config), config=asdict(config), metrics=read_metrics(run))
+    logged = [row for row in record["metrics"] if "seconds" in row]
     if logged:
         record.update(steps=logged[-1]["step"], minutes=logged[-1]["seconds"] / 60.0, budget_clock=config.budget_clock)
     return record
 
 
-def plot_member_curves(sources: list[str], path: Path) -> Path | None:
-    """The members' learning curves on one figure (training and validation loss against minutes), when their run
-    folders are known; the card shows it."""
+def plot_member_curves(members: list[dict[str, Any]], path: Path) -> Path | None:
+    """The members' learning curves on one figure (training and validation loss against minutes), when their runs
+    logged any (:func:`member_record`); the card shows it."""
     from siamese.evaluation.plots import plot_study_curves
 
-    curves = {Path(source).parent.name: [read_metrics(Path(source).parent)] for source in sources
-              if (Path(source).parent / "metrics.jsonl").is_file()}  # fmt: skip
+    curves = {Path(m["source"]).parent.name: [m["metrics"]] for m in members if m.get("metrics")}
     return plot_study_curves(curves, path) if curves else None
 
 
@@ -57,8 +56,8 @@ def join_models(sources: list[str], out: Path, evaluate: bool = False, say: Call
     ensemble = EnsembleNet.from_models([load_model(source) for source in sources])
     save_model_atomically(ensemble, out)
     members = [member_record(source) for source in sources]
-    plot_member_curves(sources, out / "curves.png")
-    record: dict[str, Any] = {"members": [{k: v for k, v in m.items() if k != "config"} for m in members]}
+    plot_member_curves(members, out / "curves.png")
+    record: dict[str, Any] = {"members": [{k: v for k, v in m.items() if k not in ("config", "metrics")} for m in members]}
     if evaluate:
         configs = [m["config"] for m in members if "config" in m]
         if len({(c["data"], c["train_on_validation"]) for c in configs}) > 1:
