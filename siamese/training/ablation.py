@@ -279,8 +279,10 @@ do not edit by hand. Each row trains the default recipe with the change it names
 rows, more for the rows trained longer (ensemble members and the long runs). It is judged on its
 final weights over 5,000 20-way within-alphabet trials on the 10 validation alphabets (seed 1); the
 95% interval resamples the alphabets and then their trials, so differences inside it are ties. "val
-@ N" is the 1,000-trial validation during training at step N (equal steps). The test alphabets are
-not looked at here. "ms/image" is timed when the row is judged, usually while other rows train, so
+@ N" is the 1,000-trial validation during training at step N (equal steps), drawn with the row's
+seed + 1: rows of seed 1 or 2 are read on other trials than those of seed 0, and these sets differ
+by up to 3 points for one model, so compare curves of one seed only. The test alphabets are not
+looked at here. "ms/image" is timed when the row is judged, usually while other rows train, so
 it only tells a small network from a large one; `scripts/benchmark_cpu.py` measures on a quiet
 machine. An ensemble row joins finished rows (`report --ensembles a+b`): its steps and CPU-minutes
 are its members' sums.
