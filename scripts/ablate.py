@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versus", type=Path, help="report: a row or ensemble folder of another root, judged first as the reference")
     parser.add_argument("--minutes", type=float, default=45.0, help="CPU-minutes of training per row (default: 45)")
     parser.add_argument("--jobs", type=int, default=2, help="rows trained at once, one thread each (default: 2)")
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="where the runs live (default: runs/ablate)")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help=f"where the runs live (default: {DEFAULT_ROOT})")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "ablations")
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.rows.split(",") if name.strip()]
@@ -64,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     if not judged:
         print(f"error: no row has trained yet under {args.root}; run `python scripts/ablate.py run` first.", file=sys.stderr)
         return 2
+    table = markdown_table(judged)
     args.docs.with_suffix(".json").write_text(json.dumps(judged, indent=2))
-    args.docs.with_suffix(".md").write_text(markdown_document(judged, args.root))
-    print(markdown_table(judged))
+    args.docs.with_suffix(".md").write_text(markdown_document(table, args.root))
+    print(table)
     return 0
 
 

@@ -290,9 +290,9 @@ are its members' sums.
 """
 
 
-def markdown_document(judged: list[dict[str, Any]], root: Path) -> str:
+def markdown_document(table: str, root: Path) -> str:
     """docs/ablations.md: the preamble, naming ``root`` when the rows trained elsewhere than
-    :data:`DEFAULT_ROOT`, then :func:`markdown_table`."""
+    :data:`DEFAULT_ROOT`, then ``table`` (:func:`markdown_table`)."""
     named = Path(root) != DEFAULT_ROOT
     title, options = (f" ({root})", f" --root {root}") if named else ("", "")
-    return PREAMBLE.format(title=title, options=options) + markdown_table(judged) + "\n"
+    return PREAMBLE.format(title=title, options=options) + table + "\n"

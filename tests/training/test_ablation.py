@@ -96,10 +96,10 @@ def test_an_ensemble_of_rows_is_judged_as_a_row_and_kept_as_a_checkpoint(tmp_pat
     assert longer["name"] == "a" and longer["step"] == 3
     table = markdown_table([reference, longer])
     assert f"| {tmp_path / 'ensembles' / 'a+b'} | ensemble: the mean of the members' cosines (the reference, from another root) |" in table
-    document = markdown_document([reference, longer], tmp_path / "long")  # its docs page says where its rows trained
+    document = markdown_document(table, tmp_path / "long")  # its docs page says where its rows trained
     assert document.startswith(f"# Ablations at equal CPU-minutes ({tmp_path / 'long'})") and table in document
     assert f"`python scripts/ablate.py report --root {tmp_path / 'long'}`" in document
-    assert "--root" not in markdown_document([a], DEFAULT_ROOT).split("| row |")[0]
+    assert "--root" not in markdown_document(markdown_table([a]), DEFAULT_ROOT).split("| row |")[0]
     assert report(tmp_path / "long", [], versus=tmp_path / "b")[0]["step"] == 2  # a row folder is judged as a row
     with pytest.raises(ValueError, match="neither a trained row nor a judged ensemble"):
         report(tmp_path / "long", ["a"], versus=tmp_path / "ensembles")
